@@ -1,0 +1,11 @@
+#pragma once
+// Each dsv32 subcommand lives in its own cmd_*.cpp and registers itself on the app here.
+#include <CLI/CLI.hpp>
+
+namespace dsv32::cli {
+
+void add_make_model_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+}  // namespace dsv32::cli

@@ -1,0 +1,63 @@
+#include "kernels/linear.h"
+
+namespace dsv32 {
+namespace {
+
+void linear_rows(const VectorOps& ops, float* scratch, const Weight& weight, ConstMatrixRef x, MatrixRef y,
+                 std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t cols = weight.cols;
+  std::int64_t r = row_begin;
+  for (; r + 4 <= row_end; r += 4) {
+    for (int i = 0; i < 4; ++i) weight.row_to_f32(r + i, scratch + i * cols, ops);
+    for (std::int64_t t = 0; t < x.rows; ++t) {
+      float out[4];
+      ops.dot4(scratch, cols, x.data + t * x.stride, cols, out);
+      float* y_row = y.data + t * y.stride + r;
+      for (int i = 0; i < 4; ++i) y_row[i] = out[i];
+    }
+  }
+  for (; r < row_end; ++r) {
+    weight.row_to_f32(r, scratch, ops);
+    for (std::int64_t t = 0; t < x.rows; ++t) y.data[t * y.stride + r] = ops.dot(scratch, x.data + t * x.stride, cols);
+  }
+}
+
+}  // namespace
+
+void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y) {
+  const auto cols = static_cast<std::size_t>(weight.cols);
+  ctx.pool().parallel_for(
+      static_cast<std::size_t>(weight.rows),
+      [&](std::size_t begin, std::size_t end, unsigned thread) {
+        linear_rows(ctx.ops(), ctx.scratch(thread, 4 * cols), weight, x, y, static_cast<std::int64_t>(begin),
+                    static_cast<std::int64_t>(end));
+      },
+      4);
+}
+
+void linear_f64_accumulate(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y) {
+  const auto cols = static_cast<std::size_t>(weight.cols);
+  ctx.pool().parallel_for(static_cast<std::size_t>(weight.rows), [&](std::size_t begin, std::size_t end, unsigned thread) {
+    float* row = ctx.scratch(thread, cols);
+    for (auto r = static_cast<std::int64_t>(begin); r < static_cast<std::int64_t>(end); ++r) {
+      weight.row_to_f32(r, row, ctx.ops());
+      for (std::int64_t t = 0; t < x.rows; ++t) {
+        y.data[t * y.stride + r] = static_cast<float>(ctx.ops().dot_f64(row, x.data + t * x.stride, cols));
+      }
+    }
+  });
+}
+
+void linear_serial(const VectorOps& ops, float* scratch, const Weight& weight, ConstMatrixRef x, MatrixRef y) {
+  linear_rows(ops, scratch, weight, x, y, 0, weight.rows);
+}
+
+void linear_transposed_accumulate(const VectorOps& ops, float* scratch, const Weight& weight, ConstMatrixRef x,
+                                  MatrixRef y) {
+  for (std::int64_t r = 0; r < weight.rows; ++r) {
+    weight.row_to_f32(r, scratch, ops);
+    for (std::int64_t t = 0; t < x.rows; ++t) ops.axpy(x.data[t * x.stride + r], scratch, y.data + t * y.stride, weight.cols);
+  }
+}
+
+}  // namespace dsv32

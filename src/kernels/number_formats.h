@@ -1,0 +1,61 @@
+#pragma once
+// Scalar conversions between the storage formats of checkpoints/caches and float32.
+// These are the reference definitions every SIMD path is tested against.
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+namespace dsv32 {
+
+inline float bf16_to_f32(std::uint16_t bits) { return std::bit_cast<float>(std::uint32_t{bits} << 16); }
+
+// Round to nearest even, NaN kept quiet.
+inline std::uint16_t f32_to_bf16(float value) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x40);
+  const std::uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<std::uint16_t>((bits + rounding) >> 16);
+}
+
+float f16_to_f32(std::uint16_t bits);
+std::uint16_t f32_to_f16(float value);
+
+// FP8 E4M3 "fn" (bias 7, no infinities, 0x7F/0xFF NaN, max 448).
+constexpr float kE4m3Max = 448.0f;
+
+constexpr float e4m3_value(std::uint8_t code) {
+  const int exponent = (code >> 3) & 0xF;
+  const int mantissa = code & 0x7;
+  float magnitude = 0.0f;
+  if (exponent == 0xF && mantissa == 0x7) {
+    magnitude = __builtin_nanf("");
+  } else if (exponent == 0) {
+    magnitude = static_cast<float>(mantissa) / 512.0f;
+  } else {
+    magnitude = (1.0f + static_cast<float>(mantissa) / 8.0f);
+    for (int e = 7; e < exponent; ++e) magnitude *= 2.0f;
+    for (int e = exponent; e < 7; ++e) magnitude /= 2.0f;
+  }
+  return (code & 0x80) ? -magnitude : magnitude;
+}
+
+constexpr std::array<float, 256> make_e4m3_table() {
+  std::array<float, 256> table{};
+  for (int code = 0; code < 256; ++code) table[code] = e4m3_value(static_cast<std::uint8_t>(code));
+  return table;
+}
+
+inline constexpr std::array<float, 256> kE4m3Table = make_e4m3_table();
+
+inline float e4m3_to_f32(std::uint8_t code) { return kE4m3Table[code]; }
+
+// Saturating round-to-nearest-even onto the e4m3 grid (subnormals included), as the value.
+float e4m3_round(float value);
+// The same, as the code byte (sign of zero kept).
+std::uint8_t f32_to_e4m3(float value);
+
+// DeepSeek's "ue8m0" activation scale: 2^ceil(log2(max(amax, 1e-4) * fp32(1/448))).
+float ue8m0_scale(float amax);
+
+}  // namespace dsv32

@@ -1,0 +1,34 @@
+#pragma once
+// The innermost loops of the model, one table per instruction set. The scalar table is the
+// reference; every SIMD table is tested against it (tests/kernels). Chosen once at start-up.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace dsv32 {
+
+struct VectorOps {
+  const char* name;
+  float (*dot)(const float* a, const float* b, std::size_t n);
+  // The same dot product accumulated in double (products of floats are exact there): for the
+  // projections whose outputs are rounded to FP8, where float summation order could flip a
+  // rounding that the reference makes the other way.
+  double (*dot_f64)(const float* a, const float* b, std::size_t n);
+  // out[i] = dot(rows + i * row_stride, x, n) for i in 0..3: x is loaded once for four rows.
+  void (*dot4)(const float* rows, std::size_t row_stride, const float* x, std::size_t n, float* out);
+  void (*axpy)(float a, const float* x, float* y, std::size_t n);  // y += a * x
+  void (*bf16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);
+  void (*f16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);
+  void (*e4m3_to_f32)(const std::uint8_t* src, float scale, float* dst, std::size_t n);  // dst = value * scale
+};
+
+const VectorOps& scalar_vector_ops();
+const VectorOps* avx2_vector_ops();    // nullptr when the CPU lacks AVX2+FMA
+const VectorOps* avx512_vector_ops();  // nullptr when the CPU lacks AVX-512 F/BW/VL
+
+// The fastest table this CPU runs; DSV32_ISA=scalar|avx2|avx512 overrides (for benchmarks).
+const VectorOps& best_vector_ops();
+// Every table this CPU can run, scalar first (for tests and benchmarks).
+std::vector<const VectorOps*> available_vector_ops();
+
+}  // namespace dsv32

@@ -1,0 +1,115 @@
+// AVX2 + FMA + F16C paths (the project's x86-64-v3 baseline).
+#include <immintrin.h>
+
+#include "kernels/number_formats.h"
+#include "kernels/vector_ops.h"
+
+namespace dsv32 {
+namespace {
+
+float horizontal_sum(__m256 v) {
+  __m128 low = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  low = _mm_add_ps(low, _mm_movehl_ps(low, low));
+  low = _mm_add_ss(low, _mm_movehdup_ps(low));
+  return _mm_cvtss_f32(low);
+}
+
+float dot(const float* a, const float* b, std::size_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  float sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+double dot_f64(const float* a, const float* b, std::size_t n) {
+  __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
+    acc0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(av)), _mm256_cvtps_pd(_mm256_castps256_ps128(bv)), acc0);
+    acc1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(av, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(bv, 1)), acc1);
+  }
+  const __m256d acc = _mm256_add_pd(acc0, acc1);
+  __m128d sum2 = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+  double sum = _mm_cvtsd_f64(_mm_add_sd(sum2, _mm_unpackhi_pd(sum2, sum2)));
+  for (; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
+  return sum;
+}
+
+void dot4(const float* rows, std::size_t row_stride, const float* x, std::size_t n, float* out) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + i);
+    for (int r = 0; r < 4; ++r) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(rows + r * row_stride + i), xv, acc[r]);
+  }
+  for (int r = 0; r < 4; ++r) {
+    float sum = horizontal_sum(acc[r]);
+    for (std::size_t j = i; j < n; ++j) sum += rows[r * row_stride + j] * x[j];
+    out[r] = sum;
+  }
+}
+
+void axpy(float a, const float* x, float* y, std::size_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+void bf16_row(const std::uint16_t* src, float* dst, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16)));
+  }
+  for (; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
+}
+
+void f16_row(const std::uint16_t* src, float* dst, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  }
+  for (; i < n; ++i) dst[i] = f16_to_f32(src[i]);
+}
+
+// e4m3 -> f32 in registers: the 7 magnitude bits shifted into an f32's exponent/mantissa field
+// give value * 2^-120 for normal numbers; subnormals (exponent 0) are m * 2^-9, computed apart.
+__m256 e4m3x8_to_f32(__m128i codes8) {
+  const __m256i codes = _mm256_cvtepu8_epi32(codes8);
+  const __m256i magnitude = _mm256_and_si256(codes, _mm256_set1_epi32(0x7F));
+  const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(codes, _mm256_set1_epi32(0x80)), 24);
+  const __m256i normal_bits = _mm256_add_epi32(_mm256_slli_epi32(magnitude, 20), _mm256_set1_epi32(120 << 23));
+  const __m256 subnormal = _mm256_mul_ps(_mm256_cvtepi32_ps(magnitude), _mm256_set1_ps(1.0f / 512.0f));
+  const __m256i is_subnormal = _mm256_cmpgt_epi32(_mm256_set1_epi32(8), magnitude);
+  const __m256 value = _mm256_blendv_ps(_mm256_castsi256_ps(normal_bits), subnormal, _mm256_castsi256_ps(is_subnormal));
+  return _mm256_or_ps(value, _mm256_castsi256_ps(sign));
+}
+
+void e4m3_row(const std::uint8_t* src, float scale, float* dst, std::size_t n) {
+  const __m256 scale_v = _mm256_set1_ps(scale);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i codes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i));
+    _mm256_storeu_ps(dst + i, _mm256_mul_ps(e4m3x8_to_f32(codes), scale_v));
+  }
+  for (; i < n; ++i) dst[i] = e4m3_to_f32(src[i]) * scale;
+}
+
+}  // namespace
+
+const VectorOps* avx2_vector_ops() {
+  static const VectorOps ops{"avx2", dot, dot_f64, dot4, axpy, bf16_row, f16_row, e4m3_row};
+  __builtin_cpu_init();
+  const bool usable = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return usable ? &ops : nullptr;
+}
+
+}  // namespace dsv32

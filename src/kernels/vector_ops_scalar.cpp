@@ -1,0 +1,46 @@
+#include "kernels/number_formats.h"
+#include "kernels/vector_ops.h"
+
+namespace dsv32 {
+namespace {
+
+float dot(const float* a, const float* b, std::size_t n) {
+  float sum = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+double dot_f64(const float* a, const float* b, std::size_t n) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
+  return sum;
+}
+
+void dot4(const float* rows, std::size_t row_stride, const float* x, std::size_t n, float* out) {
+  for (int r = 0; r < 4; ++r) out[r] = dot(rows + r * row_stride, x, n);
+}
+
+void axpy(float a, const float* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void bf16_row(const std::uint16_t* src, float* dst, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
+}
+
+void f16_row(const std::uint16_t* src, float* dst, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(src[i]);
+}
+
+void e4m3_row(const std::uint8_t* src, float scale, float* dst, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = e4m3_to_f32(src[i]) * scale;
+}
+
+}  // namespace
+
+const VectorOps& scalar_vector_ops() {
+  static const VectorOps ops{"scalar", dot, dot_f64, dot4, axpy, bf16_row, f16_row, e4m3_row};
+  return ops;
+}
+
+}  // namespace dsv32

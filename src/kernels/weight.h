@@ -1,0 +1,35 @@
+#pragma once
+// A weight matrix [rows, cols] viewed in its stored format (no copy): F32, BF16, F16, or
+// FP8 E4M3 with one float32 scale per 128x128 tile (DeepSeek's `weight_scale_inv`).
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "kernels/vector_ops.h"
+
+namespace dsv32 {
+
+enum class DType : std::uint8_t { F32, F16, BF16, F8_E4M3, I32, I64, U8 };
+
+std::string_view dtype_name(DType dtype);
+std::size_t dtype_bytes(DType dtype);
+
+constexpr std::int64_t kFp8BlockSize = 128;
+
+struct Weight {
+  DType dtype = DType::F32;
+  const std::uint8_t* data = nullptr;  // row 0 of the full tensor
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  std::int64_t first_row = 0;          // rows of a slice are first_row.. of the full tensor
+  const float* block_scales = nullptr; // FP8: [ceil(full_rows/128), ceil(cols/128)]
+  std::int64_t scale_cols = 0;
+
+  // Rows [begin, begin + count) of this matrix, same storage.
+  Weight row_slice(std::int64_t begin, std::int64_t count) const;
+  // Row r (relative to this view) dequantised to float32.
+  void row_to_f32(std::int64_t r, float* dst, const VectorOps& ops) const;
+  std::size_t stored_bytes() const;
+};
+
+}  // namespace dsv32

@@ -1,0 +1,36 @@
+#include "model/default_model.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "model/make_model.h"
+
+namespace dsv32 {
+
+std::filesystem::path default_model_dir() {
+  std::filesystem::path home;
+  if (const char* dsv32_home = std::getenv("DSV32_HOME"); dsv32_home && *dsv32_home) {
+    home = dsv32_home;
+  } else if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache && *cache) {
+    home = std::filesystem::path(cache) / "dsv32";
+  } else if (const char* user_home = std::getenv("HOME"); user_home && *user_home) {
+    home = std::filesystem::path(user_home) / ".cache" / "dsv32";
+  } else {
+    home = std::filesystem::temp_directory_path() / "dsv32";
+  }
+  return home / "models" / "tiny";
+}
+
+std::filesystem::path ensure_default_model(ThreadPool& pool) {
+  const auto dir = default_model_dir();
+  const auto complete_marker = dir / ".complete";
+  if (std::filesystem::exists(complete_marker)) return dir;
+  spdlog::info("making the tiny model in {} (first use)", dir.string());
+  make_model(MakeModelOptions{.preset = "tiny", .fp8 = false, .seed = 0, .out = dir}, pool);
+  std::ofstream(complete_marker) << "tiny bf16 seed 0\n";
+  return dir;
+}
+
+}  // namespace dsv32

@@ -1,0 +1,130 @@
+// Feed-forward blocks: the SwiGLU MLP of the first layers, and the MoE of the others
+// (README §5.6): sigmoid router with a correction bias used only for choosing, group-limited
+// top-k, renormalised weights times routed_scaling_factor, plus the shared expert. Tokens are
+// grouped by expert so each active expert's weights are read once per step.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/linear.h"
+#include "model/model.h"
+
+namespace dsv32 {
+
+void Model::feed_forward(std::int64_t layer, std::int64_t rows, const float* normed, float* out, ForwardTrace* trace) {
+  const LayerWeights& weights = weights_.layers[static_cast<std::size_t>(layer)];
+  if (weights.is_moe) {
+    moe(layer, rows, normed, out, trace);
+  } else {
+    mlp(weights.mlp, rows, normed, out);
+  }
+}
+
+void Model::mlp(const MlpWeights& mlp, std::int64_t rows, const float* x, float* out) {
+  const std::int64_t hidden = config_.hidden_size, inner = mlp.gate.rows;
+  float* gate = grow(ws_.ffn_gate, rows * inner);
+  float* up = grow(ws_.ffn_up, rows * inner);
+  linear(ctx_, mlp.gate, {x, rows, hidden}, {gate, rows, inner});
+  linear(ctx_, mlp.up, {x, rows, hidden}, {up, rows, inner});
+  for (std::int64_t i = 0; i < rows * inner; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  linear(ctx_, mlp.down, {gate, rows, inner}, {out, rows, hidden});
+}
+
+void Model::route(std::int64_t layer, std::int64_t rows, const float* x) {
+  const ModelConfig& c = config_;
+  const MoeWeights& moe = weights_.layers[static_cast<std::size_t>(layer)].moe;
+  const std::vector<float>& bias = vectors_[static_cast<std::size_t>(layer)].router_bias;
+  const std::int64_t E = c.n_routed_experts, k = c.num_experts_per_tok, G = c.n_group, per_group = E / G;
+  float* scores = grow(ws_.router_scores, rows * E * 2);
+  linear(ctx_, moe.gate, {x, rows, c.hidden_size}, {scores, rows, E});
+  std::int32_t* experts = grow(ws_.routed_experts, rows * k);
+  float* weights = grow(ws_.routed_weights, rows * k);
+  constexpr float kExcluded = -std::numeric_limits<float>::infinity();
+  for (std::int64_t t = 0; t < rows; ++t) {
+    float* s = scores + t * E;
+    float* choice = scores + rows * E;  // bias-corrected scores, used only to choose
+    for (std::int64_t e = 0; e < E; ++e) {
+      s[e] = 1.0f / (1.0f + std::exp(-s[e]));
+      choice[e] = s[e] + bias[static_cast<std::size_t>(e)];
+    }
+    if (G > 1) {
+      // Group score = sum of its two best experts; experts outside the topk_group best groups drop out.
+      float group_score[1024];
+      std::int32_t group_order[1024];
+      for (std::int64_t g = 0; g < G; ++g) {
+        float best = kExcluded, second = kExcluded;
+        for (std::int64_t e = g * per_group; e < (g + 1) * per_group; ++e) {
+          if (choice[e] > best) {
+            second = best;
+            best = choice[e];
+          } else if (choice[e] > second) {
+            second = choice[e];
+          }
+        }
+        group_score[g] = best + second;
+        group_order[g] = static_cast<std::int32_t>(g);
+      }
+      std::partial_sort(group_order, group_order + c.topk_group, group_order + G, [&](std::int32_t a, std::int32_t b) {
+        return group_score[a] > group_score[b] || (group_score[a] == group_score[b] && a < b);
+      });
+      for (std::int64_t rank = c.topk_group; rank < G; ++rank) {
+        std::fill(choice + group_order[rank] * per_group, choice + (group_order[rank] + 1) * per_group, kExcluded);
+      }
+    }
+    std::int32_t* chosen = experts + t * k;
+    std::int32_t order[4096];
+    for (std::int64_t e = 0; e < E; ++e) order[e] = static_cast<std::int32_t>(e);
+    std::partial_sort(order, order + k, order + E,
+                      [&](std::int32_t a, std::int32_t b) { return choice[a] > choice[b] || (choice[a] == choice[b] && a < b); });
+    float total = 0.0f;
+    for (std::int64_t j = 0; j < k; ++j) {
+      chosen[j] = order[j];
+      total += s[order[j]];
+    }
+    for (std::int64_t j = 0; j < k; ++j) weights[t * k + j] = s[chosen[j]] / total * static_cast<float>(c.routed_scaling_factor);
+  }
+}
+
+void Model::moe(std::int64_t layer, std::int64_t rows, const float* x, float* out, ForwardTrace* trace) {
+  const ModelConfig& c = config_;
+  const MoeWeights& moe = weights_.layers[static_cast<std::size_t>(layer)].moe;
+  const std::int64_t hidden = c.hidden_size, k = c.num_experts_per_tok;
+  route(layer, rows, x);
+  const std::int32_t* experts = ws_.routed_experts.data();
+  const float* weights = ws_.routed_weights.data();
+  if (trace != nullptr) {
+    auto& chosen = trace->moe_experts[static_cast<std::size_t>(layer)];
+    auto& chosen_weights = trace->moe_weights[static_cast<std::size_t>(layer)];
+    for (std::int64_t t = 0; t < rows; ++t) {
+      chosen.emplace_back(experts + t * k, experts + (t + 1) * k);
+      chosen_weights.emplace_back(weights + t * k, weights + (t + 1) * k);
+    }
+  }
+
+  std::fill(out, out + rows * hidden, 0.0f);
+  std::int32_t* expert_rows = grow(ws_.expert_rows, rows);
+  float* row_weights = grow(ws_.expert_row_weights, rows);
+  float* gathered = grow(ws_.expert_in, rows * hidden);
+  float* expert_out = grow(ws_.expert_out, rows * hidden);
+  // Experts in index order, then the shared expert, as the reference accumulates.
+  for (std::int64_t e = 0; e < c.n_routed_experts; ++e) {
+    std::int64_t count = 0;
+    for (std::int64_t t = 0; t < rows; ++t) {
+      for (std::int64_t j = 0; j < k; ++j) {
+        if (experts[t * k + j] != e) continue;
+        expert_rows[count] = static_cast<std::int32_t>(t);
+        row_weights[count++] = weights[t * k + j];
+      }
+    }
+    if (count == 0) continue;
+    for (std::int64_t i = 0; i < count; ++i) std::copy(x + expert_rows[i] * hidden, x + (expert_rows[i] + 1) * hidden, gathered + i * hidden);
+    mlp(moe.experts[static_cast<std::size_t>(e)], count, gathered, expert_out);
+    for (std::int64_t i = 0; i < count; ++i) ctx_.ops().axpy(row_weights[i], expert_out + i * hidden, out + expert_rows[i] * hidden, hidden);
+  }
+  if (c.n_shared_experts > 0) {
+    mlp(moe.shared, rows, x, expert_out);
+    for (std::int64_t i = 0; i < rows * hidden; ++i) out[i] += expert_out[i];
+  }
+}
+
+}  // namespace dsv32

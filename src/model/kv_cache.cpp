@@ -1,0 +1,99 @@
+#include "model/kv_cache.h"
+
+#include <sys/mman.h>
+
+#include "util/error.h"
+
+namespace dsv32 {
+namespace {
+
+std::size_t align64(std::size_t bytes) { return (bytes + 63) & ~std::size_t{63}; }
+
+}  // namespace
+
+KvLayout KvLayout::for_model(const ModelConfig& config, std::int64_t block_tokens) {
+  KvLayout layout;
+  layout.layers = config.num_hidden_layers;
+  layout.latent_dim = config.kv_lora_rank;
+  layout.rope_dim = config.qk_rope_head_dim;
+  layout.index_dim = config.has_indexer ? config.index_head_dim : 0;
+  layout.block_tokens = block_tokens;
+  const auto bt = static_cast<std::size_t>(block_tokens);
+  std::size_t offset = 0;
+  auto section = [&](std::size_t bytes) {
+    const std::size_t at = offset;
+    offset += align64(bytes);
+    return at;
+  };
+  layout.latent_codes = section(bt * static_cast<std::size_t>(layout.latent_dim));
+  layout.latent_scales = section(bt * static_cast<std::size_t>(layout.latent_dim / 128) * sizeof(float));
+  layout.rope_keys = section(bt * static_cast<std::size_t>(layout.rope_dim) * sizeof(float));
+  layout.index_codes = section(bt * static_cast<std::size_t>(layout.index_dim));
+  layout.index_scales = section(bt * sizeof(float));
+  layout.layer_bytes = offset;
+  layout.block_bytes = offset * static_cast<std::size_t>(layout.layers);
+  return layout;
+}
+
+KvPool::KvPool(const KvLayout& layout, std::int64_t num_blocks) : layout_(layout), num_blocks_(num_blocks) {
+  if (num_blocks <= 0) fail("KV cache: the budget must hold at least one block");
+  memory_bytes_ = layout.block_bytes * static_cast<std::size_t>(num_blocks);
+  void* map = ::mmap(nullptr, memory_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (map == MAP_FAILED) fail("KV cache: cannot reserve {} bytes", memory_bytes_);
+  memory_ = static_cast<std::uint8_t*>(map);
+  free_.reserve(static_cast<std::size_t>(num_blocks));
+  for (auto block = static_cast<std::int32_t>(num_blocks); block-- > 0;) free_.push_back(block);
+}
+
+KvPool::~KvPool() { ::munmap(memory_, memory_bytes_); }
+
+std::int32_t KvPool::allocate() {
+  if (free_.empty()) return -1;
+  const std::int32_t block = free_.back();
+  free_.pop_back();
+  return block;
+}
+
+void KvPool::release(std::int32_t block) { free_.push_back(block); }
+
+KvSlot KvPool::slot(std::int32_t block, std::int64_t layer, std::int64_t offset) const {
+  std::uint8_t* base = memory_ + static_cast<std::size_t>(block) * layout_.block_bytes +
+                       static_cast<std::size_t>(layer) * layout_.layer_bytes;
+  const auto t = static_cast<std::size_t>(offset);
+  return KvSlot{
+      .latent_codes = base + layout_.latent_codes + t * static_cast<std::size_t>(layout_.latent_dim),
+      .latent_scales = reinterpret_cast<float*>(base + layout_.latent_scales) + t * static_cast<std::size_t>(layout_.latent_dim / 128),
+      .rope_key = reinterpret_cast<float*>(base + layout_.rope_keys) + t * static_cast<std::size_t>(layout_.rope_dim),
+      .index_codes = base + layout_.index_codes + t * static_cast<std::size_t>(layout_.index_dim),
+      .index_scale = reinterpret_cast<float*>(base + layout_.index_scales) + t,
+  };
+}
+
+void SequenceCache::reserve(std::int64_t tokens) {
+  const std::int64_t block_tokens = pool_->layout().block_tokens;
+  while (capacity() < tokens) {
+    const std::int32_t block = pool_->allocate();
+    if (block < 0) {
+      fail("KV cache full: {} tokens need {} blocks of {}, {} free", tokens, (tokens + block_tokens - 1) / block_tokens,
+           block_tokens, pool_->free_blocks());
+    }
+    blocks_.push_back(block);
+  }
+}
+
+void SequenceCache::clear() {
+  for (const auto block : blocks_) pool_->release(block);
+  blocks_.clear();
+  length_ = 0;
+}
+
+std::int64_t SequenceCache::capacity() const {
+  return static_cast<std::int64_t>(blocks_.size()) * pool_->layout().block_tokens;
+}
+
+KvSlot SequenceCache::slot(std::int64_t layer, std::int64_t position) const {
+  const std::int64_t block_tokens = pool_->layout().block_tokens;
+  return pool_->slot(blocks_[static_cast<std::size_t>(position / block_tokens)], layer, position % block_tokens);
+}
+
+}  // namespace dsv32

@@ -1,0 +1,84 @@
+#pragma once
+// The per-token caches of every layer, in fixed-size paged blocks: the MLA latent (FP8 e4m3
+// codes + one power-of-two scale per 128 channels, exactly as the reference rounds it), the
+// shared rope key (float32), and the indexer's FP8 key with its scale. A sequence owns a list
+// of blocks; the pool is one anonymous mapping, so untouched blocks cost no memory.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "model/config.h"
+
+namespace dsv32 {
+
+struct KvLayout {
+  std::int64_t layers = 0;
+  std::int64_t latent_dim = 0;   // kv_lora_rank
+  std::int64_t rope_dim = 0;     // qk_rope_head_dim
+  std::int64_t index_dim = 0;    // index_head_dim, 0 without an indexer
+  std::int64_t block_tokens = 64;
+  // Byte offsets of each section inside one layer's part of a block.
+  std::size_t latent_codes = 0, latent_scales = 0, rope_keys = 0, index_codes = 0, index_scales = 0;
+  std::size_t layer_bytes = 0, block_bytes = 0;
+
+  static KvLayout for_model(const ModelConfig& config, std::int64_t block_tokens = 64);
+  std::size_t bytes_per_token() const { return block_bytes / static_cast<std::size_t>(block_tokens); }
+};
+
+// One token's entries in one layer.
+struct KvSlot {
+  std::uint8_t* latent_codes;  // [latent_dim]
+  float* latent_scales;        // [latent_dim / 128]
+  float* rope_key;             // [rope_dim]
+  std::uint8_t* index_codes;   // [index_dim]
+  float* index_scale;          // [1]
+};
+
+class KvPool {
+ public:
+  KvPool(const KvLayout& layout, std::int64_t num_blocks);
+  ~KvPool();
+  KvPool(const KvPool&) = delete;
+  KvPool& operator=(const KvPool&) = delete;
+
+  const KvLayout& layout() const { return layout_; }
+  std::int64_t num_blocks() const { return num_blocks_; }
+  std::int64_t free_blocks() const { return static_cast<std::int64_t>(free_.size()); }
+
+  // Returns -1 when no block is free.
+  std::int32_t allocate();
+  void release(std::int32_t block);
+  KvSlot slot(std::int32_t block, std::int64_t layer, std::int64_t offset) const;
+
+ private:
+  KvLayout layout_;
+  std::int64_t num_blocks_;
+  std::uint8_t* memory_ = nullptr;
+  std::size_t memory_bytes_ = 0;
+  std::vector<std::int32_t> free_;
+};
+
+// The cache of one sequence: positions 0..length()-1 are filled.
+class SequenceCache {
+ public:
+  explicit SequenceCache(KvPool& pool) : pool_(&pool) {}
+  ~SequenceCache() { clear(); }
+  SequenceCache(const SequenceCache&) = delete;
+  SequenceCache& operator=(const SequenceCache&) = delete;
+
+  // Makes room for positions < tokens; throws dsv32::Error when the pool is exhausted.
+  void reserve(std::int64_t tokens);
+  void clear();
+  std::int64_t capacity() const;
+  std::int64_t length() const { return length_; }
+  void set_length(std::int64_t length) { length_ = length; }
+
+  KvSlot slot(std::int64_t layer, std::int64_t position) const;
+
+ private:
+  KvPool* pool_;
+  std::vector<std::int32_t> blocks_;
+  std::int64_t length_ = 0;
+};
+
+}  // namespace dsv32

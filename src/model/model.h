@@ -1,0 +1,57 @@
+#pragma once
+// The DeepSeek-V3.2 forward pass on CPU, float32 activations: embedding, per layer
+// RMSNorm -> MLA (+ lightning indexer) -> residual -> RMSNorm -> MLP or MoE -> residual,
+// final norm and head. Imperative code over named buffers; see attention.cpp, indexer.cpp,
+// ffn.cpp for the pieces.
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kernels/compute_context.h"
+#include "model/batch.h"
+#include "model/checkpoint.h"
+#include "model/rope.h"
+#include "model/weights.h"
+#include "model/workspace.h"
+
+namespace dsv32 {
+
+// The small per-layer vectors (norm weights, biases) converted to float32 once.
+struct LayerVectors {
+  std::vector<float> input_norm, post_norm, q_a_norm, kv_a_norm, index_k_norm_weight, index_k_norm_bias, router_bias;
+};
+
+class Model {
+ public:
+  Model(const Checkpoint& checkpoint, ComputeContext& ctx);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  KvLayout kv_layout(std::int64_t block_tokens = 64) const { return KvLayout::for_model(config_, block_tokens); }
+
+  // Runs the steps as one batch, appending their tokens to their caches. Returns the logits,
+  // [rows, vocab]: per step, one row per token if all_logits, else one row for its last token.
+  std::span<const float> forward(std::span<const SequenceStep> steps, ForwardTrace* trace = nullptr);
+
+  // Pieces used by forward() and by layer-by-layer tests (rows/positions as in forward()).
+  void attention(std::int64_t layer, std::span<const TokenRow> rows, const float* normed, float* out, ForwardTrace* trace);
+  void feed_forward(std::int64_t layer, std::int64_t rows, const float* normed, float* out, ForwardTrace* trace);
+
+ private:
+  void indexer_select(std::int64_t layer, std::span<const TokenRow> rows, const float* normed, const float* q_lora);
+  void mlp(const MlpWeights& mlp, std::int64_t rows, const float* x, float* out);
+  void moe(std::int64_t layer, std::int64_t rows, const float* x, float* out, ForwardTrace* trace);
+  void route(std::int64_t layer, std::int64_t rows, const float* x);
+  void rms_norm_rows(const std::vector<float>& weight, std::int64_t rows, const float* x, float* out, std::int64_t stride);
+
+  ModelConfig config_;
+  ModelWeights weights_;
+  ComputeContext& ctx_;
+  Rope rope_;
+  std::vector<LayerVectors> vectors_;
+  std::vector<float> final_norm_;
+  Workspace ws_;
+  std::vector<TokenRow> rows_;
+};
+
+}  // namespace dsv32

@@ -1,0 +1,144 @@
+// Every SIMD table against the scalar reference, on lengths that exercise the vector bodies
+// and the tails.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/number_formats.h"
+#include "kernels/vector_ops.h"
+
+namespace dsv32 {
+namespace {
+
+std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> values(n);
+  for (auto& v : values) v = normal(rng);
+  return values;
+}
+
+class VectorOpsTest : public ::testing::TestWithParam<const VectorOps*> {};
+
+TEST_P(VectorOpsTest, DotMatchesScalar) {
+  const VectorOps& ops = *GetParam();
+  for (const std::size_t n : {1, 7, 8, 15, 16, 17, 31, 32, 33, 128, 577, 4096}) {
+    const auto a = random_floats(n, 1), b = random_floats(n, 2);
+    double exact = 0.0, magnitude = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      exact += static_cast<double>(a[i]) * b[i];
+      magnitude += std::fabs(static_cast<double>(a[i]) * b[i]);
+    }
+    EXPECT_NEAR(ops.dot(a.data(), b.data(), n), exact, 1e-6 * magnitude + 1e-6) << "n=" << n;
+    EXPECT_NEAR(ops.dot(a.data(), b.data(), n), scalar_vector_ops().dot(a.data(), b.data(), n), 2e-6 * magnitude + 1e-6);
+  }
+}
+
+TEST_P(VectorOpsTest, DotF64IsExactForFloatProducts) {
+  const VectorOps& ops = *GetParam();
+  for (const std::size_t n : {1, 9, 16, 33, 1000}) {
+    const auto a = random_floats(n, 7), b = random_floats(n, 8);
+    double exact = 0.0, magnitude = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      exact += static_cast<double>(a[i]) * b[i];
+      magnitude += std::fabs(static_cast<double>(a[i]) * b[i]);
+    }
+    EXPECT_NEAR(ops.dot_f64(a.data(), b.data(), n), exact, 1e-14 * magnitude) << "n=" << n;
+  }
+}
+
+TEST_P(VectorOpsTest, Dot4MatchesDot) {
+  const VectorOps& ops = *GetParam();
+  for (const std::size_t n : {5, 16, 19, 64, 1000}) {
+    const auto rows = random_floats(4 * n, 3), x = random_floats(n, 4);
+    float out[4];
+    ops.dot4(rows.data(), n, x.data(), n, out);
+    for (int r = 0; r < 4; ++r) {
+      double magnitude = 0.0;
+      for (std::size_t i = 0; i < n; ++i) magnitude += std::fabs(static_cast<double>(rows[r * n + i]) * x[i]);
+      EXPECT_NEAR(out[r], scalar_vector_ops().dot(rows.data() + r * n, x.data(), n), 2e-6 * magnitude + 1e-6);
+    }
+  }
+}
+
+TEST_P(VectorOpsTest, AxpyMatchesScalar) {
+  const VectorOps& ops = *GetParam();
+  for (const std::size_t n : {3, 16, 37, 512}) {
+    const auto x = random_floats(n, 5);
+    auto y = random_floats(n, 6), expected = y;
+    ops.axpy(0.37f, x.data(), y.data(), n);
+    scalar_vector_ops().axpy(0.37f, x.data(), expected.data(), n);
+    for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(y[i], expected[i], 1e-6f * (1.0f + std::fabs(expected[i])));
+  }
+}
+
+TEST_P(VectorOpsTest, ConversionsAreExact) {
+  const VectorOps& ops = *GetParam();
+  // Every e4m3 code but the two NaNs, at several alignments and a scale.
+  std::vector<std::uint8_t> codes;
+  for (int code = 0; code < 256; ++code) {
+    if ((code & 0x7F) != 0x7F) codes.push_back(static_cast<std::uint8_t>(code));
+  }
+  for (const float scale : {1.0f, 0.0078125f, 3.0f}) {
+    for (const std::size_t offset : {0, 1, 5}) {
+      const std::size_t n = codes.size() - offset;
+      std::vector<float> ours(n), reference(n);
+      ops.e4m3_to_f32(codes.data() + offset, scale, ours.data(), n);
+      scalar_vector_ops().e4m3_to_f32(codes.data() + offset, scale, reference.data(), n);
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(ours[i], reference[i]) << "code " << int(codes[offset + i]) << " scale " << scale;
+    }
+  }
+  std::vector<std::uint16_t> halves;
+  for (std::uint32_t bits = 0; bits < 65536; bits += 7) halves.push_back(static_cast<std::uint16_t>(bits));
+  std::vector<float> ours(halves.size()), reference(halves.size());
+  ops.bf16_to_f32(halves.data(), ours.data(), halves.size());
+  scalar_vector_ops().bf16_to_f32(halves.data(), reference.data(), halves.size());
+  for (std::size_t i = 0; i < halves.size(); ++i) {
+    if (!std::isnan(reference[i])) {
+      ASSERT_EQ(ours[i], reference[i]);
+    }
+  }
+  ops.f16_to_f32(halves.data(), ours.data(), halves.size());
+  scalar_vector_ops().f16_to_f32(halves.data(), reference.data(), halves.size());
+  for (std::size_t i = 0; i < halves.size(); ++i) {
+    if (!std::isnan(reference[i])) {
+      ASSERT_EQ(ours[i], reference[i]);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, VectorOpsTest, ::testing::ValuesIn(available_vector_ops()),
+                         [](const auto& info) { return std::string(info.param->name); });
+
+TEST(NumberFormats, E4m3RoundTripsEveryCode) {
+  for (int code = 0; code < 256; ++code) {
+    if ((code & 0x7F) == 0x7F) continue;
+    EXPECT_EQ(f32_to_e4m3(e4m3_to_f32(static_cast<std::uint8_t>(code))), code) << code;
+  }
+}
+
+TEST(NumberFormats, E4m3RoundsToNearestEvenAndSaturates) {
+  EXPECT_EQ(e4m3_round(1000.0f), 448.0f);
+  EXPECT_EQ(e4m3_round(-1000.0f), -448.0f);
+  EXPECT_EQ(e4m3_round(1.0625f), 1.0f);     // tie between 1.0 and 1.125: even mantissa
+  EXPECT_EQ(e4m3_round(1.1875f), 1.25f);    // tie between 1.125 and 1.25: even mantissa
+  EXPECT_EQ(e4m3_round(3.0f / 1024.0f), 0.001953125f * 2);  // subnormal grid 2^-9: 1.5 steps -> 2
+  EXPECT_EQ(e4m3_round(1.0f / 4096.0f), 0.0f);
+}
+
+TEST(NumberFormats, Ue8m0ScaleIsThePowerOfTwoAbove) {
+  EXPECT_EQ(ue8m0_scale(448.0f), 1.0f);
+  EXPECT_EQ(ue8m0_scale(449.0f), 2.0f);
+  EXPECT_EQ(ue8m0_scale(0.0f), ue8m0_scale(1e-4f));
+  EXPECT_EQ(ue8m0_scale(224.0f), 0.5f);
+}
+
+TEST(NumberFormats, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3F80);
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.00390625f)), 1.0f);       // tie -> even
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.01171875f)), 1.015625f);  // tie -> even (up)
+}
+
+}  // namespace
+}  // namespace dsv32

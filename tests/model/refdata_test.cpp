@@ -1,0 +1,170 @@
+// Golden tests against ../shared/refdata: logits of DeepSeek's official reference (f32 run)
+// for a full prefill and for prefill + token-by-token decode, with the indexer's and the
+// router's selections compared as sets (README §3).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "model/checkpoint.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+
+namespace dsv32 {
+namespace {
+
+const std::filesystem::path kRefdata = std::filesystem::path(DSV32_SHARED_DIR) / "refdata";
+
+struct Expected {
+  SafetensorsFile file;
+  nlohmann::json json;
+
+  explicit Expected(const std::filesystem::path& dir) : file(dir / "expected.safetensors") {
+    std::ifstream in(dir / "expected.json");
+    json = nlohmann::json::parse(in);
+  }
+  const TensorInfo& tensor(const std::string& name) const { return file.tensors().at(name); }
+  const float* f32(const std::string& name) const { return reinterpret_cast<const float*>(tensor(name).data); }
+  const std::int32_t* i32(const std::string& name) const { return reinterpret_cast<const std::int32_t*>(tensor(name).data); }
+};
+
+std::set<std::int32_t> as_set(const std::int32_t* first, std::int64_t count) {
+  std::set<std::int32_t> values;
+  for (std::int64_t i = 0; i < count; ++i) {
+    if (first[i] >= 0) values.insert(first[i]);
+  }
+  return values;
+}
+
+// Reference top-k rows may also name masked future keys while fewer causal keys exist.
+std::set<std::int32_t> causal_set(const std::int32_t* first, std::int64_t count, std::int64_t position) {
+  std::set<std::int32_t> values = as_set(first, count);
+  for (auto it = values.begin(); it != values.end();) it = *it > position ? values.erase(it) : std::next(it);
+  return values;
+}
+
+double max_abs_diff(std::span<const float> ours, const float* reference) {
+  double worst = 0.0;
+  for (std::size_t i = 0; i < ours.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(ours[i]) - reference[i]));
+  return worst;
+}
+
+class RefdataTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RefdataTest, FullPrefillMatchesReference) {
+  const auto dir = kRefdata / GetParam();
+  const Expected expected(dir);
+  ComputeContext ctx(2);
+  const Checkpoint checkpoint(dir);
+  Model model(checkpoint, ctx);
+  const ModelConfig& c = model.config();
+  const auto ids = expected.json["input_ids"].get<std::vector<std::int32_t>>();
+  const auto S = static_cast<std::int64_t>(ids.size());
+  const KvLayout layout = model.kv_layout(16);
+  KvPool pool(layout, (S + 15) / 16);
+  SequenceCache cache(pool);
+  ForwardTrace trace;
+  const SequenceStep step{.tokens = ids, .cache = &cache, .all_logits = true};
+  const auto logits = model.forward(std::span(&step, 1), &trace);
+
+  ASSERT_EQ(static_cast<std::int64_t>(logits.size()), S * c.vocab_size);
+  EXPECT_LT(max_abs_diff(logits, expected.f32("f32.logits_prefill")), 1e-3);
+
+  const std::int64_t K = std::min(c.index_topk, S);
+  const std::int32_t* prefill_topk = expected.i32("f32.indexer.prefill_topk");
+  for (std::int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
+    for (std::int64_t t = 0; t < S; ++t) {
+      const auto& ours = trace.indexer_selection[static_cast<std::size_t>(layer)][static_cast<std::size_t>(t)];
+      EXPECT_EQ(std::set<std::int32_t>(ours.begin(), ours.end()), causal_set(prefill_topk + (layer * S + t) * K, K, t))
+          << "indexer layer " << layer << " query " << t;
+    }
+  }
+  const std::int64_t k = c.num_experts_per_tok;
+  const std::int32_t* experts = expected.i32("f32.moe.prefill_experts");
+  const float* weights = expected.f32("f32.moe.prefill_weights");
+  for (std::int64_t layer = c.first_k_dense_replace, moe = 0; layer < c.num_hidden_layers; ++layer, ++moe) {
+    for (std::int64_t t = 0; t < S; ++t) {
+      const auto& ours = trace.moe_experts[static_cast<std::size_t>(layer)][static_cast<std::size_t>(t)];
+      const std::int32_t* reference = experts + (moe * S + t) * k;
+      ASSERT_EQ(std::set<std::int32_t>(ours.begin(), ours.end()), as_set(reference, k)) << "moe layer " << layer << " token " << t;
+      const auto& our_weights = trace.moe_weights[static_cast<std::size_t>(layer)][static_cast<std::size_t>(t)];
+      for (std::int64_t j = 0; j < k; ++j) {
+        const auto at = std::find(ours.begin(), ours.end(), reference[j]) - ours.begin();
+        EXPECT_NEAR(our_weights[static_cast<std::size_t>(at)], weights[(moe * S + t) * k + j], 1e-5);
+      }
+    }
+  }
+  // Residual stream after every layer, against the reference's hidden states.
+  const float* hidden = expected.f32("f32.hidden_states");
+  for (std::int64_t layer = 0; layer <= c.num_hidden_layers; ++layer) {
+    const float* reference = hidden + layer * S * c.hidden_size;
+    double ref_max = 0.0;
+    for (std::int64_t i = 0; i < S * c.hidden_size; ++i) ref_max = std::max(ref_max, std::fabs(static_cast<double>(reference[i])));
+    EXPECT_LT(max_abs_diff(trace.hidden_states[static_cast<std::size_t>(layer)], reference), 1e-3 * ref_max) << "hidden state " << layer;
+  }
+}
+
+TEST_P(RefdataTest, PrefillThenDecodeMatchesReference) {
+  const auto dir = kRefdata / GetParam();
+  const Expected expected(dir);
+  ComputeContext ctx(2);
+  const Checkpoint checkpoint(dir);
+  Model model(checkpoint, ctx);
+  const ModelConfig& c = model.config();
+  const auto ids = expected.json["input_ids"].get<std::vector<std::int32_t>>();
+  const auto S = static_cast<std::int64_t>(ids.size());
+  const std::int64_t P = expected.json["prefill_len"].get<std::int64_t>();
+  const KvLayout layout = model.kv_layout(16);
+  KvPool pool(layout, (S + 15) / 16);
+  SequenceCache cache(pool);
+  const float* reference = expected.f32("f32.logits_incremental");
+  const std::int32_t* decode_topk = expected.i32("f32.indexer.decode_topk");
+  const std::int64_t K = std::min(c.index_topk, S);
+
+  const SequenceStep prefill{.tokens = std::span(ids).first(static_cast<std::size_t>(P)), .cache = &cache};
+  EXPECT_LT(max_abs_diff(model.forward(std::span(&prefill, 1)), reference), 1e-3) << "prefill row";
+  for (std::int64_t pos = P; pos < S; ++pos) {
+    ForwardTrace trace;
+    const SequenceStep step{.tokens = std::span(ids).subspan(static_cast<std::size_t>(pos), 1), .cache = &cache};
+    const auto logits = model.forward(std::span(&step, 1), &trace);
+    EXPECT_LT(max_abs_diff(logits, reference + (pos - P + 1) * c.vocab_size), 1e-3) << "decode position " << pos;
+    for (std::int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
+      const auto& ours = trace.indexer_selection[static_cast<std::size_t>(layer)][0];
+      EXPECT_EQ(std::set<std::int32_t>(ours.begin(), ours.end()),
+                causal_set(decode_topk + (layer * (S - P) + (pos - P)) * K, K, pos))
+          << "indexer layer " << layer << " decode position " << pos;
+    }
+  }
+}
+
+TEST_P(RefdataTest, RopeTablesMatchReference) {
+  const auto dir = kRefdata / GetParam();
+  const Expected expected(dir);
+  const ModelConfig config = ModelConfig::load(dir);
+  const Rope rope(config);
+  const auto S = expected.json["seq_len"].get<std::int64_t>();
+  const std::int64_t pairs = config.qk_rope_head_dim / 2;
+  std::vector<float> cos(static_cast<std::size_t>(pairs)), sin(static_cast<std::size_t>(pairs));
+  for (std::int64_t pos = 0; pos < S; ++pos) {
+    rope.angles(pos, cos.data(), sin.data());
+    for (std::int64_t i = 0; i < pairs; ++i) {
+      EXPECT_NEAR(cos[static_cast<std::size_t>(i)], expected.f32("rope.cos")[pos * pairs + i], 2e-6) << pos << "," << i;
+      EXPECT_NEAR(sin[static_cast<std::size_t>(i)], expected.f32("rope.sin")[pos * pairs + i], 2e-6) << pos << "," << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, RefdataTest, ::testing::Values("dense-short", "sparse", "fp8", "yarn", "moe-groups"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace dsv32
