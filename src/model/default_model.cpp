@@ -1,7 +1,7 @@
 #include "model/default_model.h"
 
 #include <cstdlib>
-#include <fstream>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -25,11 +25,14 @@ std::filesystem::path default_model_dir() {
 
 std::filesystem::path ensure_default_model(ThreadPool& pool) {
   const auto dir = default_model_dir();
-  const auto complete_marker = dir / ".complete";
-  if (std::filesystem::exists(complete_marker)) return dir;
+  if (std::filesystem::exists(dir)) return dir;
+  // Written aside and published with one rename, so concurrent first uses never see half a model.
   spdlog::info("making the tiny model in {} (first use)", dir.string());
-  make_model(MakeModelOptions{.preset = "tiny", .fp8 = false, .seed = 0, .out = dir}, pool);
-  std::ofstream(complete_marker) << "tiny bf16 seed 0\n";
+  const auto staging = dir.string() + ".tmp-" + std::to_string(::getpid());
+  make_model(MakeModelOptions{.preset = "tiny", .fp8 = false, .seed = 0, .out = staging}, pool);
+  std::error_code already_there;
+  std::filesystem::rename(staging, dir, already_there);
+  if (already_there) std::filesystem::remove_all(staging);
   return dir;
 }
 

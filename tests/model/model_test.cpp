@@ -1,0 +1,200 @@
+// Behaviour of the forward pass on the project's own tiny checkpoints: prefill and decode
+// agree, batching does not change any sequence's result, loading works the same from shards,
+// and a deepseek_v3 config runs dense attention.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "model/checkpoint.h"
+#include "model/make_model.h"
+#include "model/model.h"
+
+namespace dsv32 {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path tiny_model(const std::string& name, bool fp8, std::uint64_t seed, std::size_t shard_bytes = std::size_t{1} << 30) {
+  // ctest runs test cases as parallel processes: write aside, then publish with one rename.
+  const fs::path dir = fs::path(DSV32_TEST_TMP) / name;
+  if (!fs::exists(dir)) {
+    const fs::path staging = dir.string() + ".tmp-" + std::to_string(::getpid());
+    ThreadPool pool(2);
+    make_model(MakeModelOptions{.preset = "tiny", .fp8 = fp8, .seed = seed, .out = staging, .max_shard_bytes = shard_bytes}, pool);
+    std::error_code already_there;
+    fs::rename(staging, dir, already_there);
+    if (already_there) fs::remove_all(staging);
+  }
+  return dir;
+}
+
+std::vector<std::int32_t> token_ids(std::size_t count, std::uint32_t salt) {
+  std::vector<std::int32_t> ids(count);
+  for (std::size_t i = 0; i < count; ++i) ids[i] = static_cast<std::int32_t>(2 + (i * 7919 + salt * 104729) % 129000);
+  return ids;
+}
+
+double max_abs_diff(std::span<const float> a, std::span<const float> b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return worst;
+}
+
+struct Runner {
+  ComputeContext ctx{2};
+  Checkpoint checkpoint;
+  Model model;
+  KvPool pool;
+
+  explicit Runner(const fs::path& dir) : checkpoint(dir), model(checkpoint, ctx), pool(model.kv_layout(16), 64) {}
+
+  // Logits of every position: one prefill of the first `prefill` tokens, then one token per step.
+  std::vector<float> run(const std::vector<std::int32_t>& ids, std::size_t prefill) {
+    SequenceCache cache(pool);
+    const SequenceStep first{.tokens = std::span(ids).first(prefill), .cache = &cache, .all_logits = true};
+    auto rows = model.forward(std::span(&first, 1));
+    std::vector<float> logits(rows.begin(), rows.end());
+    for (std::size_t t = prefill; t < ids.size(); ++t) {
+      const SequenceStep step{.tokens = std::span(ids).subspan(t, 1), .cache = &cache};
+      rows = model.forward(std::span(&step, 1));
+      logits.insert(logits.end(), rows.begin(), rows.end());
+    }
+    return logits;
+  }
+};
+
+class TinyModelTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TinyModelTest, PrefillAndDecodeGiveTheSameLogits) {
+  Runner runner(tiny_model(GetParam() ? "tiny-fp8" : "tiny-bf16", GetParam(), 7));
+  const auto ids = token_ids(40, 1);  // beyond index_topk (16): the indexer prunes
+  const auto full = runner.run(ids, ids.size());
+  EXPECT_LT(max_abs_diff(full, runner.run(ids, 5)), 1e-4);
+  EXPECT_LT(max_abs_diff(full, runner.run(ids, 1)), 1e-4);
+}
+
+TEST_P(TinyModelTest, ChunkedPrefillMatchesOnePrefill) {
+  Runner runner(tiny_model(GetParam() ? "tiny-fp8" : "tiny-bf16", GetParam(), 7));
+  const auto ids = token_ids(40, 2);
+  const auto full = runner.run(ids, ids.size());
+  SequenceCache cache(runner.pool);
+  std::vector<float> chunked;
+  for (std::size_t begin = 0; begin < ids.size(); begin += 15) {
+    const SequenceStep step{.tokens = std::span(ids).subspan(begin, std::min<std::size_t>(15, ids.size() - begin)),
+                            .cache = &cache, .all_logits = true};
+    const auto rows = runner.model.forward(std::span(&step, 1));
+    chunked.insert(chunked.end(), rows.begin(), rows.end());
+  }
+  EXPECT_LT(max_abs_diff(full, chunked), 1e-4);
+}
+
+TEST_P(TinyModelTest, BatchedSequencesMatchEachAlone) {
+  Runner runner(tiny_model(GetParam() ? "tiny-fp8" : "tiny-bf16", GetParam(), 7));
+  const std::vector<std::vector<std::int32_t>> prompts = {token_ids(30, 3), token_ids(7, 4), token_ids(19, 5)};
+  const std::int32_t next[3] = {11, 12, 13};
+  const auto vocab = static_cast<std::size_t>(runner.model.config().vocab_size);
+  // Alone: the prompt's last logits, then those of one decode step with `next`.
+  std::vector<std::vector<float>> alone_prefill, alone_decode;
+  for (std::size_t s = 0; s < prompts.size(); ++s) {
+    auto ids = prompts[s];
+    ids.push_back(next[s]);
+    const auto logits = runner.run(ids, prompts[s].size());
+    alone_prefill.emplace_back(logits.end() - 2 * static_cast<std::ptrdiff_t>(vocab), logits.end() - static_cast<std::ptrdiff_t>(vocab));
+    alone_decode.emplace_back(logits.end() - static_cast<std::ptrdiff_t>(vocab), logits.end());
+  }
+  std::vector<std::unique_ptr<SequenceCache>> caches;
+  std::vector<SequenceStep> steps;
+  for (const auto& ids : prompts) {
+    caches.push_back(std::make_unique<SequenceCache>(runner.pool));
+    steps.push_back({.tokens = ids, .cache = caches.back().get()});
+  }
+  const auto prefilled = runner.model.forward(steps);
+  for (std::size_t s = 0; s < prompts.size(); ++s) {
+    EXPECT_LT(max_abs_diff(prefilled.subspan(s * vocab, vocab), alone_prefill[s]), 1e-5) << "prefill of sequence " << s;
+  }
+  for (std::size_t s = 0; s < prompts.size(); ++s) steps[s].tokens = std::span(&next[s], 1);
+  const auto decoded = runner.model.forward(steps);
+  for (std::size_t s = 0; s < prompts.size(); ++s) {
+    EXPECT_LT(max_abs_diff(decoded.subspan(s * vocab, vocab), alone_decode[s]), 1e-5) << "decode of sequence " << s;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtype, TinyModelTest, ::testing::Values(false, true),
+                         [](const auto& info) { return std::string(info.param ? "fp8" : "bf16"); });
+
+TEST(MakeModel, SameSeedSameBytesOtherSeedOtherBytes) {
+  const auto read = [](const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto a = read(tiny_model("tiny-bf16", false, 7) / "model.safetensors");
+  const auto b = read(tiny_model("tiny-bf16-again", false, 7) / "model.safetensors");
+  const auto c = read(tiny_model("tiny-bf16-seed8", false, 8) / "model.safetensors");
+  EXPECT_TRUE(a == b);
+  EXPECT_FALSE(a == c);
+  EXPECT_EQ(a.size(), c.size());
+}
+
+TEST(MakeModel, FollowsTheRealLayout) {
+  const Checkpoint checkpoint(tiny_model("tiny-fp8", true, 7));
+  const ModelConfig& c = checkpoint.config();
+  EXPECT_EQ(c.vocab_size, 129280);
+  EXPECT_TRUE(c.has_indexer && c.yarn && c.weight_format == WeightFormat::Fp8Blocks);
+  EXPECT_GT(c.n_group, 1);
+  EXPECT_GE(c.first_k_dense_replace, 1);
+  EXPECT_EQ(checkpoint.tensor("model.layers.1.mlp.experts.3.down_proj.weight").dtype, DType::F8_E4M3);
+  EXPECT_EQ(checkpoint.tensor("model.layers.1.mlp.experts.3.down_proj.weight_scale_inv").dtype, DType::F32);
+  EXPECT_EQ(checkpoint.tensor("model.layers.1.self_attn.indexer.weights_proj.weight").dtype, DType::BF16);
+  EXPECT_EQ(checkpoint.tensor("lm_head.weight").dtype, DType::BF16);
+}
+
+TEST(Checkpoint, ShardedLoadingGivesTheSameLogits) {
+  const fs::path sharded = tiny_model("tiny-bf16-sharded", false, 7, 40u << 20);
+  ASSERT_TRUE(fs::exists(sharded / "model.safetensors.index.json"));
+  ASSERT_FALSE(fs::exists(sharded / "model.safetensors"));
+  const auto ids = token_ids(20, 6);
+  Runner single(tiny_model("tiny-bf16", false, 7));
+  Runner shards(sharded);
+  EXPECT_EQ(max_abs_diff(single.run(ids, ids.size()), shards.run(ids, ids.size())), 0.0);
+}
+
+TEST(Checkpoint, MtpLayerIsKeptAside) {
+  const Checkpoint checkpoint(fs::path(DSV32_SHARED_DIR) / "refdata" / "fp8");
+  EXPECT_FALSE(checkpoint.mtp_tensor_names().empty());
+  for (const auto& name : checkpoint.mtp_tensor_names()) EXPECT_EQ(name.rfind("model.layers.3.", 0), 0u) << name;
+}
+
+// dense-short never prunes (S < index_topk), so as deepseek_v3 (no indexer) it must give the
+// reference's logits too.
+TEST(Checkpoint, DeepseekV3ConfigRunsDenseAttention) {
+  const fs::path source = fs::path(DSV32_SHARED_DIR) / "refdata" / "dense-short";
+  const fs::path dir = fs::path(DSV32_TEST_TMP) / "dense-short-v3";
+  fs::create_directories(dir);
+  std::ifstream in(source / "config.json");
+  auto config = nlohmann::json::parse(in);
+  config["model_type"] = "deepseek_v3";
+  config.erase("index_n_heads");
+  config.erase("index_head_dim");
+  config.erase("index_topk");
+  std::ofstream(dir / "config.json") << config.dump();
+  fs::copy_file(source / "model.safetensors", dir / "model.safetensors", fs::copy_options::overwrite_existing);
+
+  std::ifstream expected_json(source / "expected.json");
+  const auto ids = nlohmann::json::parse(expected_json)["input_ids"].get<std::vector<std::int32_t>>();
+  const SafetensorsFile expected(source / "expected.safetensors");
+  const TensorInfo& reference = expected.tensors().at("f32.logits_prefill");
+  Runner runner(dir);
+  EXPECT_FALSE(runner.model.config().has_indexer);
+  const auto logits = runner.run(ids, ids.size());
+  EXPECT_LT(max_abs_diff(logits, std::span(reinterpret_cast<const float*>(reference.data), logits.size())), 1e-3);
+}
+
+}  // namespace
+}  // namespace dsv32
