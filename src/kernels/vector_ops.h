@@ -16,6 +16,13 @@ struct VectorOps {
   double (*dot_f64)(const float* a, const float* b, std::size_t n);
   // out[i] = dot(rows + i * row_stride, x, n) for i in 0..3: x is loaded once for four rows.
   void (*dot4)(const float* rows, std::size_t row_stride, const float* x, std::size_t n, float* out);
+  // Fused decode kernels: four weight rows in their stored format against one activation row,
+  // converted in registers so the weights are read once and never written back.
+  // e4m3: out[i] = Σ_c (e4m3(rows[i][c]) · block_scales[c / 128]) · x[c], summed in the same order
+  // as dot4 over the dequantised rows, so both paths give the same bits.
+  void (*dot4_e4m3)(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
+                    std::size_t n, float* out);
+  void (*dot4_bf16)(const std::uint16_t* rows, std::size_t row_stride, const float* x, std::size_t n, float* out);
   void (*axpy)(float a, const float* x, float* y, std::size_t n);  // y += a * x
   void (*bf16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);
   void (*f16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);

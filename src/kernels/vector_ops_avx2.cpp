@@ -1,6 +1,8 @@
 // AVX2 + FMA + F16C paths (the project's x86-64-v3 baseline).
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/number_formats.h"
 #include "kernels/vector_ops.h"
 
@@ -80,33 +82,62 @@ void f16_row(const std::uint16_t* src, float* dst, std::size_t n) {
   for (; i < n; ++i) dst[i] = f16_to_f32(src[i]);
 }
 
-// e4m3 -> f32 in registers: the 7 magnitude bits shifted into an f32's exponent/mantissa field
-// give value * 2^-120 for normal numbers; subnormals (exponent 0) are m * 2^-9, computed apart.
-__m256 e4m3x8_to_f32(__m128i codes8) {
-  const __m256i codes = _mm256_cvtepu8_epi32(codes8);
-  const __m256i magnitude = _mm256_and_si256(codes, _mm256_set1_epi32(0x7F));
-  const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(codes, _mm256_set1_epi32(0x80)), 24);
-  const __m256i normal_bits = _mm256_add_epi32(_mm256_slli_epi32(magnitude, 20), _mm256_set1_epi32(120 << 23));
-  const __m256 subnormal = _mm256_mul_ps(_mm256_cvtepi32_ps(magnitude), _mm256_set1_ps(1.0f / 512.0f));
-  const __m256i is_subnormal = _mm256_cmpgt_epi32(_mm256_set1_epi32(8), magnitude);
-  const __m256 value = _mm256_blendv_ps(_mm256_castsi256_ps(normal_bits), subnormal, _mm256_castsi256_ps(is_subnormal));
-  return _mm256_or_ps(value, _mm256_castsi256_ps(sign));
+// e4m3 -> f32 via f16 (see the AVX-512 file for the bit construction): value * 2^-8.
+__m256 e4m3x8_to_f32_times_2e_8(const std::uint8_t* src) {
+  const __m128i codes = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src)));
+  const __m128i shifted = _mm_srai_epi16(_mm_slli_epi16(codes, 8), 1);
+  return _mm256_cvtph_ps(_mm_and_si128(shifted, _mm_set1_epi16(static_cast<short>(0xBFFF))));
 }
 
 void e4m3_row(const std::uint8_t* src, float scale, float* dst, std::size_t n) {
-  const __m256 scale_v = _mm256_set1_ps(scale);
+  const __m256 scale_v = _mm256_set1_ps(scale * 256.0f);
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128i codes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i));
-    _mm256_storeu_ps(dst + i, _mm256_mul_ps(e4m3x8_to_f32(codes), scale_v));
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_mul_ps(e4m3x8_to_f32_times_2e_8(src + i), scale_v));
   for (; i < n; ++i) dst[i] = e4m3_to_f32(src[i]) * scale;
+}
+
+// Accumulates exactly as dot4 does on dequantised rows (see the AVX-512 file).
+void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
+               std::size_t n, float* out) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  std::size_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + c);
+    const __m256 scale = _mm256_set1_ps(block_scales[c / 128] * 256.0f);
+    for (int r = 0; r < 4; ++r) {
+      acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(e4m3x8_to_f32_times_2e_8(rows + r * row_stride + c), scale), xv, acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    float sum = horizontal_sum(acc[r]);
+    for (std::size_t j = c; j < n; ++j) sum += e4m3_to_f32(rows[r * row_stride + j]) * block_scales[j / 128] * x[j];
+    out[r] = sum;
+  }
+}
+
+__m256 bf16x8_to_f32(const std::uint16_t* src) {
+  const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
+}
+
+void dot4_bf16(const std::uint16_t* rows, std::size_t row_stride, const float* x, std::size_t n, float* out) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  std::size_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + c);
+    for (int r = 0; r < 4; ++r) acc[r] = _mm256_fmadd_ps(bf16x8_to_f32(rows + r * row_stride + c), xv, acc[r]);
+  }
+  for (int r = 0; r < 4; ++r) {
+    float sum = horizontal_sum(acc[r]);
+    for (std::size_t j = c; j < n; ++j) sum += bf16_to_f32(rows[r * row_stride + j]) * x[j];
+    out[r] = sum;
+  }
 }
 
 }  // namespace
 
 const VectorOps* avx2_vector_ops() {
-  static const VectorOps ops{"avx2", dot, dot_f64, dot4, axpy, bf16_row, f16_row, e4m3_row};
+  static const VectorOps ops{"avx2", dot, dot_f64, dot4, dot4_e4m3, dot4_bf16, axpy, bf16_row, f16_row, e4m3_row};
   __builtin_cpu_init();
   const bool usable = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return usable ? &ops : nullptr;

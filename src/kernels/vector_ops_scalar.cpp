@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "kernels/number_formats.h"
 #include "kernels/vector_ops.h"
 
@@ -20,6 +22,23 @@ void dot4(const float* rows, std::size_t row_stride, const float* x, std::size_t
   for (int r = 0; r < 4; ++r) out[r] = dot(rows + r * row_stride, x, n);
 }
 
+void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
+               std::size_t n, float* out) {
+  for (int r = 0; r < 4; ++r) {
+    float sum = 0.0f;
+    for (std::size_t c = 0; c < n; ++c) sum += e4m3_to_f32(rows[r * row_stride + c]) * block_scales[c / 128] * x[c];
+    out[r] = sum;
+  }
+}
+
+void dot4_bf16(const std::uint16_t* rows, std::size_t row_stride, const float* x, std::size_t n, float* out) {
+  for (int r = 0; r < 4; ++r) {
+    float sum = 0.0f;
+    for (std::size_t c = 0; c < n; ++c) sum += bf16_to_f32(rows[r * row_stride + c]) * x[c];
+    out[r] = sum;
+  }
+}
+
 void axpy(float a, const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
@@ -39,7 +58,7 @@ void e4m3_row(const std::uint8_t* src, float scale, float* dst, std::size_t n) {
 }  // namespace
 
 const VectorOps& scalar_vector_ops() {
-  static const VectorOps ops{"scalar", dot, dot_f64, dot4, axpy, bf16_row, f16_row, e4m3_row};
+  static const VectorOps ops{"scalar", dot, dot_f64, dot4, dot4_e4m3, dot4_bf16, axpy, bf16_row, f16_row, e4m3_row};
   return ops;
 }
 

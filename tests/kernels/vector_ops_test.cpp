@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "kernels/number_formats.h"
 #include "kernels/vector_ops.h"
@@ -58,6 +59,53 @@ TEST_P(VectorOpsTest, Dot4MatchesDot) {
       double magnitude = 0.0;
       for (std::size_t i = 0; i < n; ++i) magnitude += std::fabs(static_cast<double>(rows[r * n + i]) * x[i]);
       EXPECT_NEAR(out[r], scalar_vector_ops().dot(rows.data() + r * n, x.data(), n), 2e-6 * magnitude + 1e-6);
+    }
+  }
+}
+
+TEST_P(VectorOpsTest, FusedDot4MatchesDequantisedDot) {
+  const VectorOps& ops = *GetParam();
+  std::mt19937 rng(9);
+  for (const std::size_t n : {8, 100, 128, 200, 1024, 1031}) {
+    std::vector<std::uint8_t> codes(4 * n);
+    std::vector<std::uint16_t> halves(4 * n);
+    for (auto& code : codes) {
+      do code = static_cast<std::uint8_t>(rng()); while ((code & 0x7F) == 0x7F);
+    }
+    for (auto& half : halves) half = f32_to_bf16(std::normal_distribution<float>(0.0f, 1.0f)(rng));
+    std::vector<float> scales((n + 127) / 128);
+    for (std::size_t b = 0; b < scales.size(); ++b) scales[b] = std::ldexp(1.0f, static_cast<int>(b % 5) - 8);
+    const auto x = random_floats(n, 10);
+    float e4m3_out[4], bf16_out[4];
+    ops.dot4_e4m3(codes.data(), n, scales.data(), x.data(), n, e4m3_out);
+    ops.dot4_bf16(halves.data(), n, x.data(), n, bf16_out);
+    for (int r = 0; r < 4; ++r) {
+      double exact = 0.0, magnitude = 0.0, exact_bf16 = 0.0, magnitude_bf16 = 0.0;
+      for (std::size_t c = 0; c < n; ++c) {
+        const double w = static_cast<double>(e4m3_to_f32(codes[r * n + c])) * scales[c / 128];
+        exact += w * x[c];
+        magnitude += std::fabs(w * x[c]);
+        const double wb = bf16_to_f32(halves[r * n + c]);
+        exact_bf16 += wb * x[c];
+        magnitude_bf16 += std::fabs(wb * x[c]);
+      }
+      EXPECT_NEAR(e4m3_out[r], exact, 2e-6 * magnitude + 1e-30) << ops.name << " n=" << n << " row " << r;
+      EXPECT_NEAR(bf16_out[r], exact_bf16, 2e-6 * magnitude_bf16) << ops.name << " n=" << n << " row " << r;
+    }
+    // Bitwise the same as dequantising into rows and calling dot4: decode equals prefill.
+    std::vector<float> dequantised(4 * n), dequantised_bf16(4 * n);
+    for (std::size_t r = 0; r < 4; ++r) {
+      for (std::size_t b = 0; b * 128 < n; ++b) {
+        ops.e4m3_to_f32(codes.data() + r * n + b * 128, scales[b], dequantised.data() + r * n + b * 128, std::min<std::size_t>(128, n - b * 128));
+      }
+      ops.bf16_to_f32(halves.data() + r * n, dequantised_bf16.data() + r * n, n);
+    }
+    float via_rows[4], via_rows_bf16[4];
+    ops.dot4(dequantised.data(), n, x.data(), n, via_rows);
+    ops.dot4(dequantised_bf16.data(), n, x.data(), n, via_rows_bf16);
+    for (int r = 0; r < 4; ++r) {
+      EXPECT_EQ(e4m3_out[r], via_rows[r]) << ops.name << " n=" << n;
+      EXPECT_EQ(bf16_out[r], via_rows_bf16[r]) << ops.name << " n=" << n;
     }
   }
 }
