@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "model/checkpoint.h"
-#include "model/default_model.h"
+#include "cli/default_model.h"
 #include "model/model.h"
 #include "util/error.h"
 

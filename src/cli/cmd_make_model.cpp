@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "model/make_model.h"
+#include "tokenizer/tokenizer_files.h"
 
 namespace dsv32::cli {
 
@@ -25,6 +26,7 @@ void add_make_model_command(CLI::App& app) {
     ThreadPool pool(options->threads);
     make_model(MakeModelOptions{.preset = options->preset, .fp8 = options->dtype == "fp8", .seed = options->seed, .out = options->out},
                pool);
+    install_tokenizer_into(options->out);
     spdlog::info("wrote {} ({}, {}, seed {})", options->out, options->preset, options->dtype, options->seed);
   });
 }

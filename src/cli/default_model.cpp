@@ -1,4 +1,4 @@
-#include "model/default_model.h"
+#include "cli/default_model.h"
 
 #include <cstdlib>
 #include <unistd.h>
@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "model/make_model.h"
+#include "tokenizer/tokenizer_files.h"
 
 namespace dsv32 {
 
@@ -30,6 +31,7 @@ std::filesystem::path ensure_default_model(ThreadPool& pool) {
   spdlog::info("making the tiny model in {} (first use)", dir.string());
   const auto staging = dir.string() + ".tmp-" + std::to_string(::getpid());
   make_model(MakeModelOptions{.preset = "tiny", .fp8 = false, .seed = 0, .out = staging}, pool);
+  install_tokenizer_into(staging);
   std::error_code already_there;
   std::filesystem::rename(staging, dir, already_there);
   if (already_there) std::filesystem::remove_all(staging);

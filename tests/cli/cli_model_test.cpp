@@ -1,0 +1,103 @@
+// The model subcommands as users and outside checks run them: make-model, logits, bench.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "model/safetensors.h"
+
+namespace dsv32 {
+namespace {
+
+namespace fs = std::filesystem;
+
+int run(const std::string& arguments, const fs::path& stdout_file) {
+  const std::string command = std::string(DSV32_BINARY) + " " + arguments + " > " + stdout_file.string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+fs::path temp_dir(const std::string& name) {
+  const fs::path dir = fs::path(DSV32_TEST_TMP) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+TEST(CliModel, LogitsOfTheSparseCaseMatchTheReference) {
+  const fs::path dir = temp_dir("cli-logits");
+  const fs::path source = fs::path(DSV32_SHARED_DIR) / "refdata" / "sparse";
+  std::ifstream json_in(source / "expected.json");
+  const auto expected_json = nlohmann::json::parse(json_in);
+  std::string ids;
+  for (const auto& id : expected_json["input_ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id.get<int>());
+  const auto prefill = expected_json["prefill_len"].get<std::int64_t>();
+  ASSERT_EQ(run("logits --model " + source.string() + " --ids " + ids + " --prefill " + std::to_string(prefill) + " --out " +
+                    (dir / "logits.safetensors").string(),
+                dir / "out.txt"),
+            0)
+      << read_file(dir / "out.txt");
+  const SafetensorsFile ours(dir / "logits.safetensors");
+  const SafetensorsFile expected(source / "expected.safetensors");
+  const TensorInfo& logits = ours.tensors().at("logits");
+  const auto S = static_cast<std::int64_t>(expected_json["input_ids"].size());
+  ASSERT_EQ(logits.dtype, DType::F32);
+  ASSERT_EQ(logits.shape.size(), 2u);
+  ASSERT_EQ(logits.shape[0], S);
+  const std::int64_t vocab = logits.shape[1];
+  // Rows before the prefill's end against the full prefill; later rows against the decode run.
+  const auto* got = reinterpret_cast<const float*>(logits.data);
+  const auto* full = reinterpret_cast<const float*>(expected.tensors().at("f32.logits_prefill").data);
+  const auto* incremental = reinterpret_cast<const float*>(expected.tensors().at("f32.logits_incremental").data);
+  double worst = 0.0;
+  for (std::int64_t t = 0; t < S; ++t) {
+    const float* reference = t < prefill - 1 ? full + t * vocab : incremental + (t - prefill + 1) * vocab;
+    for (std::int64_t v = 0; v < vocab; ++v) worst = std::max(worst, std::fabs(static_cast<double>(got[t * vocab + v]) - reference[v]));
+  }
+  EXPECT_LT(worst, 1e-3);
+}
+
+TEST(CliModel, LogitsRejectsBadArguments) {
+  const fs::path dir = temp_dir("cli-logits-bad");
+  const std::string model = (fs::path(DSV32_SHARED_DIR) / "refdata" / "dense-short").string();
+  const std::string out = " --out " + (dir / "x.safetensors").string();
+  EXPECT_EQ(run("logits --model " + model + " --ids 1,x,3" + out, dir / "a.txt"), 1);
+  EXPECT_NE(read_file(dir / "a.txt").find("\"x\" is not a token id"), std::string::npos) << read_file(dir / "a.txt");
+  EXPECT_EQ(run("logits --model " + model + " --ids 1,99999" + out, dir / "b.txt"), 1);
+  EXPECT_NE(read_file(dir / "b.txt").find("token id 99999 is outside the vocabulary"), std::string::npos) << read_file(dir / "b.txt");
+  EXPECT_EQ(run("logits --model " + model + " --ids 1,2 --prefill 3" + out, dir / "c.txt"), 1);
+  EXPECT_NE(read_file(dir / "c.txt").find("--prefill 3"), std::string::npos) << read_file(dir / "c.txt");
+  EXPECT_EQ(run("logits --model " + (dir / "nowhere").string() + " --ids 1" + out, dir / "d.txt"), 1);
+  EXPECT_NE(read_file(dir / "d.txt").find("config.json: cannot open"), std::string::npos) << read_file(dir / "d.txt");
+}
+
+TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
+  const fs::path dir = temp_dir("cli-make-model");
+  ASSERT_EQ(run("make-model --preset tiny --dtype fp8 --seed 3 --out " + (dir / "m").string(), dir / "out.txt"), 0)
+      << read_file(dir / "out.txt");
+  for (const char* file : {"config.json", "model.safetensors", "tokenizer.json"}) EXPECT_TRUE(fs::exists(dir / "m" / file)) << file;
+  const auto config = nlohmann::json::parse(read_file(dir / "m" / "config.json"));
+  EXPECT_EQ(config["model_type"], "deepseek_v32");
+  EXPECT_EQ(config["quantization_config"]["fmt"], "e4m3");
+  EXPECT_EQ(config["vocab_size"], 129280);
+  // bench on it: one JSON object with the keys outside checks read.
+  ASSERT_EQ(run("bench --model " + (dir / "m").string() + " --prompt 24 --gen 4 --json", dir / "bench.txt"), 0)
+      << read_file(dir / "bench.txt");
+  const auto bench = nlohmann::json::parse(read_file(dir / "bench.txt"));
+  for (const char* key : {"prefill_tok_s", "decode_tok_s", "peak_rss_bytes"}) {
+    ASSERT_TRUE(bench.contains(key)) << key;
+    EXPECT_GT(bench[key].get<double>(), 0.0) << key;
+  }
+}
+
+}  // namespace
+}  // namespace dsv32
