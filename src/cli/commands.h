@@ -7,6 +7,7 @@ namespace dsv32::cli {
 void add_make_model_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_run_commands(CLI::App& app);
 void add_chat_format_commands(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);
 

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   dsv32::cli::add_make_model_command(app);
   dsv32::cli::add_logits_command(app);
   dsv32::cli::add_bench_command(app);
+  dsv32::cli::add_run_commands(app);
   dsv32::cli::add_chat_format_commands(app);
   dsv32::cli::add_tokenize_commands(app);
   try {

@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace dsv32 {
@@ -42,6 +44,7 @@ KvPool::KvPool(const KvLayout& layout, std::int64_t num_blocks) : layout_(layout
   if (map == MAP_FAILED) fail("KV cache: cannot reserve {} bytes", memory_bytes_);
   memory_ = static_cast<std::uint8_t*>(map);
   free_.reserve(static_cast<std::size_t>(num_blocks));
+  references_.assign(static_cast<std::size_t>(num_blocks), 0);
   for (auto block = static_cast<std::int32_t>(num_blocks); block-- > 0;) free_.push_back(block);
 }
 
@@ -51,10 +54,15 @@ std::int32_t KvPool::allocate() {
   if (free_.empty()) return -1;
   const std::int32_t block = free_.back();
   free_.pop_back();
+  references_[static_cast<std::size_t>(block)] = 1;
   return block;
 }
 
-void KvPool::release(std::int32_t block) { free_.push_back(block); }
+void KvPool::retain(std::int32_t block) { ++references_[static_cast<std::size_t>(block)]; }
+
+void KvPool::release(std::int32_t block) {
+  if (--references_[static_cast<std::size_t>(block)] == 0) free_.push_back(block);
+}
 
 KvSlot KvPool::slot(std::int32_t block, std::int64_t layer, std::int64_t offset) const {
   std::uint8_t* base = memory_ + static_cast<std::size_t>(block) * layout_.block_bytes +
@@ -79,6 +87,18 @@ void SequenceCache::reserve(std::int64_t tokens) {
     }
     blocks_.push_back(block);
   }
+}
+
+void SequenceCache::adopt(const std::vector<std::int32_t>& blocks, std::int64_t length) {
+  if (!blocks_.empty()) fail("KV cache: a prefix can only be adopted by an empty sequence");
+  for (const auto block : blocks) pool_->retain(block);
+  blocks_ = blocks;
+  length_ = length;
+}
+
+std::int64_t SequenceCache::blocks_missing(std::int64_t tokens) const {
+  const std::int64_t block_tokens = pool_->layout().block_tokens;
+  return std::max<std::int64_t>(0, (tokens + block_tokens - 1) / block_tokens - static_cast<std::int64_t>(blocks_.size()));
 }
 
 void SequenceCache::clear() {

@@ -45,9 +45,12 @@ class KvPool {
   std::int64_t num_blocks() const { return num_blocks_; }
   std::int64_t free_blocks() const { return static_cast<std::int64_t>(free_.size()); }
 
-  // Returns -1 when no block is free.
+  // Blocks are reference counted so that sequences can share a cached prefix.
+  // allocate() returns a block with one reference, or -1 when none is free.
   std::int32_t allocate();
-  void release(std::int32_t block);
+  void retain(std::int32_t block);
+  void release(std::int32_t block);  // frees the block with its last reference
+  std::int32_t references(std::int32_t block) const { return references_[static_cast<std::size_t>(block)]; }
   KvSlot slot(std::int32_t block, std::int64_t layer, std::int64_t offset) const;
 
  private:
@@ -56,6 +59,7 @@ class KvPool {
   std::uint8_t* memory_ = nullptr;
   std::size_t memory_bytes_ = 0;
   std::vector<std::int32_t> free_;
+  std::vector<std::int32_t> references_;
 };
 
 // The cache of one sequence: positions 0..length()-1 are filled.
@@ -68,6 +72,12 @@ class SequenceCache {
 
   // Makes room for positions < tokens; throws dsv32::Error when the pool is exhausted.
   void reserve(std::int64_t tokens);
+  // Starts an empty sequence on shared, already filled blocks (a cached prefix): they are
+  // retained, and positions < length count as filled. New tokens go to blocks of its own.
+  void adopt(const std::vector<std::int32_t>& blocks, std::int64_t length);
+  const std::vector<std::int32_t>& blocks() const { return blocks_; }
+  // Blocks needed beyond the current ones to hold `tokens` positions.
+  std::int64_t blocks_missing(std::int64_t tokens) const;
   void clear();
   std::int64_t capacity() const;
   std::int64_t length() const { return length_; }

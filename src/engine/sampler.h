@@ -1,0 +1,48 @@
+#pragma once
+// Turns one row of logits into the next token of one sequence, applying that request's
+// penalties, bias, temperature and truncations. Its random stream belongs to the sequence, so
+// a seeded request draws the same tokens whatever else is batched with it.
+#include <cstdint>
+#include <random>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/sampling_params.h"
+
+namespace dsv32::engine {
+
+struct SampledToken {
+  std::int32_t token;
+  float logprob = 0;                                     // of the raw model distribution
+  std::vector<std::pair<std::int32_t, float>> top;       // params.logprobs best alternatives
+};
+
+// Vocabulary-sized buffers, shared by all sequences (sampling runs on the engine thread only),
+// so a request costs no large allocation.
+struct SamplerScratch {
+  std::vector<float> work;
+  std::vector<std::int32_t> order;
+};
+
+class Sampler {
+ public:
+  // `stream` tells apart the choices of one request (n > 1) that share a seed.
+  Sampler(const SamplingParams& params, std::span<const std::int32_t> prompt, std::int64_t vocab, std::uint64_t stream);
+
+  SampledToken sample(std::span<const float> logits, SamplerScratch& scratch);
+  // Records a token that is now part of the sequence (for the penalties).
+  void accept(std::int32_t token);
+
+ private:
+  void apply_penalties_and_bias(std::vector<float>& logits) const;
+  std::int32_t draw(std::vector<float>& logits, std::vector<std::int32_t>& order);
+
+  SamplingParams params_;
+  std::int64_t vocab_;
+  std::mt19937_64 rng_;
+  std::unordered_map<std::int32_t, std::int32_t> generated_counts_;
+  std::unordered_map<std::int32_t, bool> seen_;  // prompt and generated, for repetition_penalty
+};
+
+}  // namespace dsv32::engine
