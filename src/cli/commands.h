@@ -8,7 +8,9 @@ void add_make_model_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_run_commands(CLI::App& app);
+void add_bench_engine_command(CLI::App& app);
 void add_chat_format_commands(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace dsv32::cli

@@ -15,8 +15,10 @@ int main(int argc, char** argv) {
   dsv32::cli::add_logits_command(app);
   dsv32::cli::add_bench_command(app);
   dsv32::cli::add_run_commands(app);
+  dsv32::cli::add_bench_engine_command(app);
   dsv32::cli::add_chat_format_commands(app);
   dsv32::cli::add_tokenize_commands(app);
+  dsv32::cli::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
