@@ -1,14 +1,20 @@
-// dsv32 bench: prefill and decode speed of one sequence, and peak memory.
+// dsv32 bench: prefill speed, decode speed of C concurrent sequences with N tokens already in
+// their context, the bytes a decoded token must read, the machine's memory bandwidth (measured
+// here, in the same process) and the resulting fraction of the bandwidth limit; peak memory.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "model/checkpoint.h"
 #include "cli/default_model.h"
+#include "model/checkpoint.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -38,72 +44,205 @@ std::int32_t argmax(std::span<const float> row) {
   return static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
 }
 
+// STREAM-like read bandwidth with the engine's own threads: each sums its part of a buffer far
+// larger than the caches (decode only reads weights, so reading is the figure that bounds it).
+double read_bandwidth_gb_s(ThreadPool& pool) {
+  constexpr std::size_t kBytes = std::size_t{1} << 29;
+  const std::size_t words = kBytes / sizeof(std::uint64_t);
+  std::vector<std::uint64_t> buffer(words, 1);
+  std::vector<std::uint64_t> sums(pool.size() * 8);
+  double best_s = 1e30;
+  for (int rep = 0; rep < 4; ++rep) {
+    const auto start = std::chrono::steady_clock::now();
+    pool.parallel_for(words, [&](std::size_t begin, std::size_t end, unsigned thread) {
+      std::uint64_t a = 0, b = 0, c = 0, d = 0;
+      std::size_t i = begin;
+      for (; i + 4 <= end; i += 4) {
+        a += buffer[i];
+        b += buffer[i + 1];
+        c += buffer[i + 2];
+        d += buffer[i + 3];
+      }
+      for (; i < end; ++i) a += buffer[i];
+      sums[thread * 8] += a + b + c + d;
+    }, 4096);
+    best_s = std::min(best_s, seconds_since(start));
+  }
+  std::uint64_t total = 0;
+  for (const std::uint64_t s : sums) total += s;
+  if (total == 0) std::printf(" ");  // keeps the reads observable
+  return static_cast<double>(kBytes) / best_s / 1e9;
+}
+
+std::size_t mlp_bytes(const MlpWeights& mlp) { return mlp.gate.stored_bytes() + mlp.up.stored_bytes() + mlp.down.stored_bytes(); }
+
+// Weight bytes one decode step of `sequences` sequences must read: everything but the experts,
+// plus the routed experts expected to be active for that many independent tokens.
+double weight_bytes_per_step(const Model& model, std::int64_t sequences) {
+  const ModelConfig& c = model.config();
+  const ModelWeights& w = model.weights();
+  double bytes = static_cast<double>(w.lm_head.stored_bytes());
+  for (const LayerWeights& layer : w.layers) {
+    const AttentionWeights& a = layer.attention;
+    bytes += static_cast<double>(a.q_a_proj.stored_bytes() + a.q_b_proj.stored_bytes() + a.kv_a_proj_with_mqa.stored_bytes() +
+                                 a.kv_b_proj.stored_bytes() + a.o_proj.stored_bytes());
+    if (c.has_indexer) {
+      bytes += static_cast<double>(a.indexer.wq_b.stored_bytes() + a.indexer.wk.stored_bytes() + a.indexer.weights_proj.stored_bytes());
+    }
+    if (!layer.is_moe) {
+      bytes += static_cast<double>(mlp_bytes(layer.mlp));
+      continue;
+    }
+    const auto experts = static_cast<double>(c.n_routed_experts);
+    const double active = experts * (1.0 - std::pow(1.0 - static_cast<double>(c.num_experts_per_tok) / experts, static_cast<double>(sequences)));
+    bytes += static_cast<double>(layer.moe.gate.stored_bytes() + mlp_bytes(layer.moe.shared)) + active * static_cast<double>(mlp_bytes(layer.moe.experts[0]));
+  }
+  return bytes;
+}
+
+// Cache bytes one decoded token reads at `context` cached tokens: every indexer key, and the
+// latent + rope key of the (at most index_topk) keys attention reads.
+double cache_bytes_per_token(const Model& model, std::int64_t context) {
+  const ModelConfig& c = model.config();
+  const KvLayout layout = model.kv_layout();
+  const auto latent = static_cast<double>(layout.latent_dim + layout.latent_dim / 128 * 4 + layout.rope_dim * 4);
+  const auto index_key = static_cast<double>(layout.index_dim + (layout.index_dim > 0 ? 4 : 0));
+  const std::int64_t attended = c.has_indexer ? std::min(context + 1, c.index_topk) : context + 1;
+  return static_cast<double>(c.num_hidden_layers) * (static_cast<double>(attended) * latent + static_cast<double>(context + 1) * index_key);
+}
+
+// Fills positions [from, to) of `cache` with copies of positions [0, from): the entries are real
+// model outputs, and a decode step's cost depends on how many there are, not on their values
+// (prefilling 32K tokens would take far longer than the measurement).
+void repeat_context(const KvLayout& layout, SequenceCache& cache, std::int64_t from, std::int64_t to) {
+  cache.reserve(to);
+  for (std::int64_t layer = 0; layer < layout.layers; ++layer) {
+    for (std::int64_t p = from; p < to; ++p) {
+      const KvSlot src = cache.slot(layer, p % from), dst = cache.slot(layer, p);
+      std::memcpy(dst.latent_codes, src.latent_codes, static_cast<std::size_t>(layout.latent_dim));
+      std::memcpy(dst.latent_scales, src.latent_scales, static_cast<std::size_t>(layout.latent_dim / 128) * sizeof(float));
+      std::memcpy(dst.rope_key, src.rope_key, static_cast<std::size_t>(layout.rope_dim) * sizeof(float));
+      if (layout.index_dim > 0) {
+        std::memcpy(dst.index_codes, src.index_codes, static_cast<std::size_t>(layout.index_dim));
+        *dst.index_scale = *src.index_scale;
+      }
+    }
+  }
+  cache.set_length(to);
+}
+
+struct Options {
+  std::string model, precision = "f32";
+  std::int64_t prompt = 512, gen = 128, context = 0, concurrency = 1;
+  unsigned threads = 0;
+  bool json = false;
+};
+
+nlohmann::json run_bench(const Options& options) {
+  ComputeContext ctx(options.threads);
+  ctx.set_precision(options.precision == "bf16" ? Precision::BF16 : Precision::F32);
+  const std::string dir = options.model.empty() ? ensure_default_model(ctx.pool()).string() : options.model;
+  const auto load_start = std::chrono::steady_clock::now();
+  const Checkpoint checkpoint(dir);
+  checkpoint.prefault(true);
+  Model model(checkpoint, ctx);
+  const double load_s = seconds_since(load_start);
+  const std::size_t rss_after_load = current_rss_bytes();
+
+  const ModelConfig& config = model.config();
+  const std::int64_t C = options.concurrency, N = options.context;
+  if (std::max(options.prompt, N) + options.gen > config.max_position_embeddings) {
+    fail("--prompt/--context + --gen exceed the model's {} positions", config.max_position_embeddings);
+  }
+  const KvLayout layout = model.kv_layout();
+  const auto blocks_for = [&](std::int64_t tokens) { return (tokens + layout.block_tokens - 1) / layout.block_tokens; };
+  KvPool pool(layout, blocks_for(options.prompt) + C * blocks_for(N + options.gen + 1));
+  std::vector<std::int32_t> prompt(static_cast<std::size_t>(options.prompt));
+  for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<std::int32_t>(2 + (i * 7919) % static_cast<std::size_t>(config.vocab_size - 2));
+
+  // Prefill of the prompt, timed.
+  auto prefill_cache = std::make_unique<SequenceCache>(pool);
+  auto start = std::chrono::steady_clock::now();
+  const SequenceStep prefill{.tokens = prompt, .cache = prefill_cache.get()};
+  std::int32_t first_token = argmax(model.forward(std::span(&prefill, 1)));
+  const double prefill_s = seconds_since(start);
+
+  // Each decoding sequence starts from N cached tokens: a prefill of up to the prompt (distinct
+  // per sequence), repeated up to N.
+  std::vector<std::unique_ptr<SequenceCache>> caches;
+  std::vector<std::int32_t> next(static_cast<std::size_t>(C), first_token);
+  const std::int64_t real = std::min(N, options.prompt);
+  for (std::int64_t s = 0; s < C; ++s) {
+    caches.push_back(std::make_unique<SequenceCache>(pool));
+    if (N == 0) continue;
+    std::vector<std::int32_t> tokens(prompt.begin(), prompt.begin() + real);
+    tokens[0] = static_cast<std::int32_t>(2 + s);
+    const SequenceStep fill{.tokens = tokens, .cache = caches.back().get()};
+    next[static_cast<std::size_t>(s)] = argmax(model.forward(std::span(&fill, 1)));
+    if (N > real) repeat_context(layout, *caches.back(), real, N);
+  }
+  prefill_cache.reset();
+
+  std::vector<SequenceStep> steps(static_cast<std::size_t>(C));
+  start = std::chrono::steady_clock::now();
+  for (std::int64_t i = 0; i < options.gen; ++i) {
+    for (std::int64_t s = 0; s < C; ++s) {
+      steps[static_cast<std::size_t>(s)] = SequenceStep{.tokens = std::span(&next[static_cast<std::size_t>(s)], 1), .cache = caches[static_cast<std::size_t>(s)].get()};
+    }
+    const auto logits = model.forward(steps);
+    for (std::int64_t s = 0; s < C; ++s) next[static_cast<std::size_t>(s)] = argmax(logits.subspan(static_cast<std::size_t>(s * config.vocab_size), static_cast<std::size_t>(config.vocab_size)));
+  }
+  const double decode_s = seconds_since(start);
+  const double decode_tok_s = options.gen > 0 ? static_cast<double>(C * options.gen) / decode_s : 0.0;
+
+  // Per decoded token: the step's weights shared by the C sequences, plus its own cache reads
+  // (at the context in the middle of the timed tokens).
+  const double bytes_per_token = weight_bytes_per_step(model, C) / static_cast<double>(C) + cache_bytes_per_token(model, N + options.gen / 2);
+  const std::size_t peak_rss = peak_rss_bytes();  // before the probe's buffer
+  const double bandwidth_gb_s = read_bandwidth_gb_s(ctx.pool());
+  const double limit_tok_s = bandwidth_gb_s * 1e9 / bytes_per_token;
+  return {
+      {"model", dir},
+      {"threads", ctx.threads()},
+      {"isa", ctx.ops().name},
+      {"precision", options.precision},
+      {"prompt_tokens", options.prompt},
+      {"gen_tokens", options.gen},
+      {"context_tokens", N},
+      {"context_fill", N > real ? "prefill of " + std::to_string(real) + " tokens, repeated" : "prefill"},
+      {"concurrency", C},
+      {"load_s", load_s},
+      {"prefill_tok_s", static_cast<double>(options.prompt) / prefill_s},
+      {"decode_tok_s", decode_tok_s},
+      {"bytes_per_token", bytes_per_token},
+      {"bandwidth_gb_s", bandwidth_gb_s},
+      {"bandwidth_limit_tok_s", limit_tok_s},
+      {"bandwidth_fraction", decode_tok_s / limit_tok_s},
+      {"model_file_bytes", checkpoint.total_bytes()},
+      {"rss_after_load_bytes", rss_after_load},
+      {"peak_rss_bytes", peak_rss},
+      {"kv_cache_bytes_per_token", layout.bytes_per_token()},
+  };
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed");
-  struct Options {
-    std::string model;
-    std::int64_t prompt = 512, gen = 128;
-    unsigned threads = 0;
-    bool json = false;
-  };
+  auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed against the machine's memory bandwidth");
   auto options = std::make_shared<Options>();
   cmd->add_option("--model", options->model, "model directory (default: the tiny model, made on first use)");
   cmd->add_option("--prompt", options->prompt, "prompt tokens to prefill")->check(CLI::PositiveNumber);
-  cmd->add_option("--gen", options->gen, "tokens to decode")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--gen", options->gen, "tokens to decode (per sequence)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--context", options->context, "tokens already in each sequence's cache when decoding starts")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--concurrency", options->concurrency, "sequences decoded together in one batch")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
+  cmd->add_option("--precision", options->precision, "activation precision of batched products (f32, or the faster bf16)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
   cmd->add_flag("--json", options->json, "print one JSON object");
   cmd->callback([options] {
-    ComputeContext ctx(options->threads);
-    const std::string dir = options->model.empty() ? ensure_default_model(ctx.pool()).string() : options->model;
-    const auto load_start = std::chrono::steady_clock::now();
-    const Checkpoint checkpoint(dir);
-    checkpoint.prefault(true);
-    Model model(checkpoint, ctx);
-    const double load_s = seconds_since(load_start);
-    const std::size_t rss_after_load = current_rss_bytes();
-
-    const ModelConfig& config = model.config();
-    const std::int64_t total = options->prompt + options->gen;
-    if (total > config.max_position_embeddings) fail("--prompt + --gen exceed the model's {} positions", config.max_position_embeddings);
-    const KvLayout layout = model.kv_layout();
-    KvPool pool(layout, (total + layout.block_tokens - 1) / layout.block_tokens);
-    SequenceCache cache(pool);
-    std::vector<std::int32_t> prompt(static_cast<std::size_t>(options->prompt));
-    for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<std::int32_t>(2 + (i * 7919) % static_cast<std::size_t>(config.vocab_size - 2));
-
-    auto start = std::chrono::steady_clock::now();
-    const SequenceStep prefill{.tokens = prompt, .cache = &cache};
-    std::int32_t next = argmax(model.forward(std::span(&prefill, 1)));
-    const double prefill_s = seconds_since(start);
-
-    start = std::chrono::steady_clock::now();
-    for (std::int64_t i = 0; i < options->gen; ++i) {
-      const SequenceStep step{.tokens = std::span(&next, 1), .cache = &cache};
-      next = argmax(model.forward(std::span(&step, 1)));
-    }
-    const double decode_s = seconds_since(start);
-
-    nlohmann::json result = {
-        {"model", dir},
-        {"threads", ctx.threads()},
-        {"isa", ctx.ops().name},
-        {"prompt_tokens", options->prompt},
-        {"gen_tokens", options->gen},
-        {"load_s", load_s},
-        {"prefill_tok_s", static_cast<double>(options->prompt) / prefill_s},
-        {"decode_tok_s", options->gen > 0 ? static_cast<double>(options->gen) / decode_s : 0.0},
-        {"model_file_bytes", checkpoint.total_bytes()},
-        {"rss_after_load_bytes", rss_after_load},
-        {"peak_rss_bytes", peak_rss_bytes()},
-        {"kv_cache_bytes_per_token", layout.bytes_per_token()},
-    };
-    if (options->json) {
-      std::printf("%s\n", result.dump().c_str());
-    } else {
-      std::printf("%s\n", result.dump(2).c_str());
-    }
+    const nlohmann::json result = run_bench(*options);
+    std::printf("%s\n", options->json ? result.dump().c_str() : result.dump(2).c_str());
   });
 }
 

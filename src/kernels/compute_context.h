@@ -10,19 +10,37 @@
 
 namespace dsv32 {
 
+// Activation precision of the batched products (prefill, several sequences): F32 matches the
+// reference's float32 run; BF16 rounds activations and weights to bf16 there (products exact,
+// sums in float32), a faster mode checked layer by layer. Single-row decode reads the weights
+// once either way and stays float32.
+enum class Precision : std::uint8_t { F32, BF16 };
+
 class ComputeContext {
  public:
   explicit ComputeContext(unsigned threads = 0, const VectorOps& ops = best_vector_ops())
-      : pool_(threads), ops_(ops), scratch_(pool_.size()), index_scratch_(pool_.size()) {}
+      : pool_(threads), ops_(ops), scratch_(pool_.size()), scratch_u16_(pool_.size()), index_scratch_(pool_.size()) {}
 
   ThreadPool& pool() { return pool_; }
   const VectorOps& ops() const { return ops_; }
   unsigned threads() { return pool_.size(); }
+  Precision precision() const { return precision_; }
+  void set_precision(Precision precision) { precision_ = precision; }
 
   // Scratch of at least `floats` floats for thread `thread` (valid until the next call by it).
   float* scratch(unsigned thread, std::size_t floats) {
     auto& buffer = scratch_[thread];
     if (buffer.size() < floats) buffer.resize(floats);
+    return buffer.data();
+  }
+  // One buffer shared by a parallel region (filled before it starts), e.g. bf16 activations.
+  std::uint16_t* shared_u16(std::size_t count) {
+    if (shared_u16_.size() < count) shared_u16_.resize(count);
+    return shared_u16_.data();
+  }
+  std::uint16_t* scratch_u16(unsigned thread, std::size_t count) {
+    auto& buffer = scratch_u16_[thread];
+    if (buffer.size() < count) buffer.resize(count);
     return buffer.data();
   }
   std::int32_t* index_scratch(unsigned thread, std::size_t count) {
@@ -34,7 +52,10 @@ class ComputeContext {
  private:
   ThreadPool pool_;
   const VectorOps& ops_;
+  Precision precision_ = Precision::F32;
   std::vector<std::vector<float>> scratch_;
+  std::vector<std::vector<std::uint16_t>> scratch_u16_;
+  std::vector<std::uint16_t> shared_u16_;
   std::vector<std::vector<std::int32_t>> index_scratch_;
 };
 

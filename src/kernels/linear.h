@@ -1,8 +1,12 @@
 #pragma once
-// y = x · Wᵀ for a batch of activation rows, W in its stored format. Each thread owns a
-// contiguous range of W's rows, dequantises four at a time into scratch and applies them to
-// every activation row, so the weights are read exactly once per call.
+// y = x · Wᵀ for a batch of activation rows, W in its stored format; the threads split W's rows,
+// so the weights are read exactly once per call. Up to 4 activation rows (decode), weights are
+// converted in registers (fused dot4 kernels); more rows (prefill, batches) dequantise a block
+// of weight rows into scratch and apply it to blocks of activation rows (dot4x4), with the same
+// per-output summation order, so decode and prefill agree bitwise. In Precision::BF16, large
+// batches go through bf16 products instead (kernels/dot_bf16.h).
 #include <cstdint>
+#include <span>
 
 #include "kernels/compute_context.h"
 #include "kernels/weight.h"
@@ -23,6 +27,16 @@ struct ConstMatrixRef {
 
 void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y);
 
+// Several independent products in one parallel region: the rows of all jobs are split across
+// the threads together. Decode runs many small matrices (the active experts' projections), each
+// too small to pay for a parallel region of its own. Same results as linear() per job.
+struct LinearJob {
+  Weight weight;
+  ConstMatrixRef x;
+  MatrixRef y;
+};
+void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs);
+
 // The same with double accumulation (VectorOps::dot_f64), for outputs that are rounded to FP8.
 void linear_f64_accumulate(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y);
 
@@ -30,7 +44,7 @@ void linear_f64_accumulate(ComputeContext& ctx, const Weight& weight, ConstMatri
 void linear_serial(const VectorOps& ops, float* scratch, const Weight& weight, ConstMatrixRef x, MatrixRef y);
 
 // y[t] += xᵀ·W (y has W.cols entries per row): the transposed use of a weight, e.g. MLA's
-// absorption of W_UK into the query. Serial; scratch needs W.cols floats.
+// absorption of W_UK into the query. Serial; scratch needs 4 * W.cols floats.
 void linear_transposed_accumulate(const VectorOps& ops, float* scratch, const Weight& weight, ConstMatrixRef x,
                                   MatrixRef y);
 

@@ -16,6 +16,11 @@ struct VectorOps {
   double (*dot_f64)(const float* a, const float* b, std::size_t n);
   // out[i] = dot(rows + i * row_stride, x, n) for i in 0..3: x is loaded once for four rows.
   void (*dot4)(const float* rows, std::size_t row_stride, const float* x, std::size_t n, float* out);
+  // Four rows against four activation rows (prefill): out[t * out_stride + i] equals dot4's
+  // out[i] for activation row t bitwise (same per-output summation order), but the sixteen
+  // independent accumulators keep the FMA units busy where dot4's four chains wait on latency.
+  void (*dot4x4)(const float* rows, std::size_t row_stride, const float* x, std::size_t x_stride, std::size_t n,
+                 float* out, std::size_t out_stride);
   // Fused decode kernels: four weight rows in their stored format against one activation row,
   // converted in registers so the weights are read once and never written back.
   // e4m3: out[i] = Σ_c (e4m3(rows[i][c]) · block_scales[c / 128]) · x[c], summed in the same order
@@ -24,6 +29,9 @@ struct VectorOps {
                     std::size_t n, float* out);
   void (*dot4_bf16)(const std::uint16_t* rows, std::size_t row_stride, const float* x, std::size_t n, float* out);
   void (*axpy)(float a, const float* x, float* y, std::size_t n);  // y += a * x
+  // y += a[j] * x[j * x_stride] for j = 0..3 in that order: four axpy calls, bitwise, with y
+  // loaded and stored once (attention's weighted sum of values).
+  void (*axpy4)(const float* a, const float* x, std::size_t x_stride, float* y, std::size_t n);
   void (*bf16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);
   void (*f16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);
   void (*e4m3_to_f32)(const std::uint8_t* src, float scale, float* dst, std::size_t n);  // dst = value * scale

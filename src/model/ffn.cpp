@@ -24,8 +24,8 @@ void Model::mlp(const MlpWeights& mlp, std::int64_t rows, const float* x, float*
   const std::int64_t hidden = config_.hidden_size, inner = mlp.gate.rows;
   float* gate = grow(ws_.ffn_gate, rows * inner);
   float* up = grow(ws_.ffn_up, rows * inner);
-  linear(ctx_, mlp.gate, {x, rows, hidden}, {gate, rows, inner});
-  linear(ctx_, mlp.up, {x, rows, hidden}, {up, rows, inner});
+  const LinearJob gate_up[] = {{mlp.gate, {x, rows, hidden}, {gate, rows, inner}}, {mlp.up, {x, rows, hidden}, {up, rows, inner}}};
+  linear_batch(ctx_, gate_up);
   for (std::int64_t i = 0; i < rows * inner; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
   linear(ctx_, mlp.down, {gate, rows, inner}, {out, rows, hidden});
 }
@@ -101,29 +101,62 @@ void Model::moe(std::int64_t layer, std::int64_t rows, const float* x, float* ou
     }
   }
 
-  std::fill(out, out + rows * hidden, 0.0f);
-  std::int32_t* expert_rows = grow(ws_.expert_rows, rows);
-  float* row_weights = grow(ws_.expert_row_weights, rows);
-  float* gathered = grow(ws_.expert_in, rows * hidden);
-  float* expert_out = grow(ws_.expert_out, rows * hidden);
-  // Experts in index order, then the shared expert, as the reference accumulates.
-  for (std::int64_t e = 0; e < c.n_routed_experts; ++e) {
-    std::int64_t count = 0;
-    for (std::int64_t t = 0; t < rows; ++t) {
-      for (std::int64_t j = 0; j < k; ++j) {
-        if (experts[t * k + j] != e) continue;
-        expert_rows[count] = static_cast<std::int32_t>(t);
-        row_weights[count++] = weights[t * k + j];
+  // Group the (row, choice) pairs by expert, rows in order within each expert (a counting sort).
+  const std::int64_t E = c.n_routed_experts, pairs = rows * k;
+  std::int64_t* offsets = grow(ws_.expert_offsets, 2 * (E + 1));
+  std::int64_t* fill = offsets + (E + 1);
+  std::fill(offsets, offsets + E + 1, 0);
+  for (std::int64_t i = 0; i < pairs; ++i) ++offsets[experts[i] + 1];
+  for (std::int64_t e = 0; e < E; ++e) offsets[e + 1] += offsets[e];
+  std::int32_t* expert_rows = grow(ws_.expert_rows, pairs);
+  float* row_weights = grow(ws_.expert_row_weights, pairs);
+  std::copy(offsets, offsets + E, fill);
+  for (std::int64_t i = 0; i < pairs; ++i) {
+    const std::int64_t slot = fill[experts[i]]++;
+    expert_rows[slot] = static_cast<std::int32_t>(i / k);
+    row_weights[slot] = weights[i];
+  }
+
+  // All active experts (and the shared one, over every row) in two parallel regions: gate and
+  // up projections together, then the down projections; the shared expert's rows come last.
+  const std::int64_t inner = moe.shared.gate.data != nullptr ? std::max(moe.shared.gate.rows, moe.experts[0].gate.rows)
+                                                              : moe.experts[0].gate.rows;
+  const std::int64_t all_rows = pairs + (c.n_shared_experts > 0 ? rows : 0);
+  float* gathered = grow(ws_.expert_in, pairs * hidden);
+  float* gate = grow(ws_.ffn_gate, all_rows * inner);
+  float* up = grow(ws_.ffn_up, all_rows * inner);
+  float* expert_out = grow(ws_.expert_out, all_rows * hidden);
+  for (std::int64_t i = 0; i < pairs; ++i) std::copy(x + expert_rows[i] * hidden, x + (expert_rows[i] + 1) * hidden, gathered + i * hidden);
+  LinearJob* jobs = grow(ws_.linear_jobs, 2 * (E + 1));
+  // Appends one job per active expert, then the shared expert's; returns the new job count.
+  const auto add_jobs = [&](std::int64_t count, auto make_job) {
+    for (std::int64_t e = 0; e < E; ++e) {
+      if (offsets[e + 1] > offsets[e]) {
+        jobs[count++] = make_job(moe.experts[static_cast<std::size_t>(e)], offsets[e], offsets[e + 1] - offsets[e], gathered + offsets[e] * hidden);
       }
     }
-    if (count == 0) continue;
-    for (std::int64_t i = 0; i < count; ++i) std::copy(x + expert_rows[i] * hidden, x + (expert_rows[i] + 1) * hidden, gathered + i * hidden);
-    mlp(moe.experts[static_cast<std::size_t>(e)], count, gathered, expert_out);
-    for (std::int64_t i = 0; i < count; ++i) ctx_.ops().axpy(row_weights[i], expert_out + i * hidden, out + expert_rows[i] * hidden, hidden);
-  }
+    if (c.n_shared_experts > 0) jobs[count++] = make_job(moe.shared, pairs, rows, x);
+    return count;
+  };
+  std::int64_t count = add_jobs(0, [&](const MlpWeights& mlp, std::int64_t first, std::int64_t n, const float* in) {
+    return LinearJob{mlp.gate, {in, n, hidden}, {gate + first * inner, n, inner}};
+  });
+  count = add_jobs(count, [&](const MlpWeights& mlp, std::int64_t first, std::int64_t n, const float* in) {
+    return LinearJob{mlp.up, {in, n, hidden}, {up + first * inner, n, inner}};
+  });
+  linear_batch(ctx_, std::span<const LinearJob>(jobs, static_cast<std::size_t>(count)));
+  for (std::int64_t i = 0; i < all_rows * inner; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  count = add_jobs(0, [&](const MlpWeights& mlp, std::int64_t first, std::int64_t n, const float*) {
+    return LinearJob{mlp.down, {gate + first * inner, n, inner}, {expert_out + first * hidden, n, hidden}};
+  });
+  linear_batch(ctx_, std::span<const LinearJob>(jobs, static_cast<std::size_t>(count)));
+
+  // Experts in index order, then the shared expert, as the reference accumulates.
+  std::fill(out, out + rows * hidden, 0.0f);
+  for (std::int64_t i = 0; i < pairs; ++i) ctx_.ops().axpy(row_weights[i], expert_out + i * hidden, out + expert_rows[i] * hidden, hidden);
   if (c.n_shared_experts > 0) {
-    mlp(moe.shared, rows, x, expert_out);
-    for (std::int64_t i = 0; i < rows * hidden; ++i) out[i] += expert_out[i];
+    const float* shared_out = expert_out + pairs * hidden;
+    for (std::int64_t i = 0; i < rows * hidden; ++i) out[i] += shared_out[i];
   }
 }
 

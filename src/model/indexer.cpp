@@ -61,37 +61,51 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
     }
   });
 
-  // Score the causal keys of every query and keep the top-k (count -1: keep all).
+  // The queries as the e4m3 values the reference multiplies (their scales are in head_weights).
+  float* q_values = grow(ws_.index_q_values, T * Hi * Di);
+  ops.e4m3_to_f32(q_codes, 1.0f, q_values, static_cast<std::size_t>(T * Hi * Di));
+
+  // Score the causal keys of every query and keep the top-k (count -1: keep all). The keys of
+  // one query are split across the threads (a decoded token has one query and many keys).
   std::int32_t* selection = grow(ws_.selection, T * c.index_topk);
   std::int64_t* counts = grow(ws_.selection_count, T);
-  ctx_.pool().parallel_for(static_cast<std::size_t>(T), [&](std::size_t begin, std::size_t end, unsigned thread) {
-    for (auto t = static_cast<std::int64_t>(begin); t < static_cast<std::int64_t>(end); ++t) {
-      const std::int64_t keys = rows[t].position + 1;
-      if (keys <= c.index_topk) {
-        counts[t] = -1;
-        continue;
-      }
-      float* scratch = ctx_.scratch(thread, static_cast<std::size_t>(Hi * Di + Di + keys));
-      float* q_values = scratch;
-      float* k_values = q_values + Hi * Di;
-      float* scores = k_values + Di;
-      ops.e4m3_to_f32(q_codes + t * Hi * Di, 1.0f, q_values, static_cast<std::size_t>(Hi * Di));
-      const float* weights = head_weights + t * Hi;
-      for (std::int64_t s = 0; s < keys; ++s) {
-        const KvSlot slot = rows[t].cache->slot(layer, s);
-        ops.e4m3_to_f32(slot.index_codes, 1.0f, k_values, static_cast<std::size_t>(Di));
-        float sum = 0.0f;
-        for (std::int64_t h = 0; h < Hi; ++h) sum += weights[h] * std::max(0.0f, ops.dot(q_values + h * Di, k_values, Di));
-        scores[s] = sum * *slot.index_scale;
-      }
-      std::int32_t* order = ctx_.index_scratch(thread, static_cast<std::size_t>(keys));
-      for (std::int64_t s = 0; s < keys; ++s) order[s] = static_cast<std::int32_t>(s);
-      std::nth_element(order, order + c.index_topk, order + keys,
-                       [&](std::int32_t a, std::int32_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
-      std::copy(order, order + c.index_topk, selection + t * c.index_topk);
-      counts[t] = c.index_topk;
+  for (std::int64_t t = 0; t < T; ++t) {
+    const std::int64_t keys = rows[t].position + 1;
+    if (keys <= c.index_topk) {
+      counts[t] = -1;
+      continue;
     }
-  });
+    float* scores = grow(ws_.index_scores, keys);
+    const float* q = q_values + t * Hi * Di;
+    const float* weights = head_weights + t * Hi;
+    ctx_.pool().parallel_for(static_cast<std::size_t>(keys), [&](std::size_t begin, std::size_t end, unsigned thread) {
+      float* k_values = ctx_.scratch(thread, static_cast<std::size_t>(4 * Di + 4 * Hi));
+      float* dots = k_values + 4 * Di;  // [Hi][4]
+      for (auto s0 = static_cast<std::int64_t>(begin); s0 < static_cast<std::int64_t>(end); s0 += 4) {
+        const std::int64_t n = std::min<std::int64_t>(4, static_cast<std::int64_t>(end) - s0);
+        float key_scales[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (std::int64_t j = 0; j < 4; ++j) {
+          const KvSlot slot = rows[t].cache->slot(layer, s0 + std::min(j, n - 1));  // a short group repeats its last key
+          ops.e4m3_to_f32(slot.index_codes, 1.0f, k_values + j * Di, static_cast<std::size_t>(Di));
+          key_scales[j] = *slot.index_scale;
+        }
+        std::int64_t h = 0;
+        for (; h + 4 <= Hi; h += 4) ops.dot4x4(k_values, Di, q + h * Di, Di, Di, dots + h * 4, 4);
+        for (; h < Hi; ++h) ops.dot4(k_values, Di, q + h * Di, Di, dots + h * 4);
+        for (std::int64_t j = 0; j < n; ++j) {
+          float sum = 0.0f;
+          for (std::int64_t h = 0; h < Hi; ++h) sum += weights[h] * std::max(0.0f, dots[h * 4 + j]);
+          scores[s0 + j] = sum * key_scales[j];
+        }
+      }
+    }, 64);
+    std::int32_t* order = ctx_.index_scratch(0, static_cast<std::size_t>(keys));
+    for (std::int64_t s = 0; s < keys; ++s) order[s] = static_cast<std::int32_t>(s);
+    std::nth_element(order, order + c.index_topk, order + keys,
+                     [&](std::int32_t a, std::int32_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
+    std::copy(order, order + c.index_topk, selection + t * c.index_topk);
+    counts[t] = c.index_topk;
+  }
 }
 
 }  // namespace dsv32

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/linear.h"
+
 namespace dsv32 {
 
 template <typename T>
@@ -18,6 +20,7 @@ struct Workspace {
   std::vector<float> index_q, index_k, index_head_weights;     // indexer
   std::vector<std::uint8_t> index_q_codes;
   std::vector<float> index_q_scales;
+  std::vector<float> index_q_values, index_scores;              // [T, Hi * Di] dequantised, [keys]
   std::vector<std::int32_t> selection;                          // [T, max keys]
   std::vector<std::int64_t> selection_count;                    // [T]
   std::vector<float> ffn_gate, ffn_up;                          // MLP / experts
@@ -26,6 +29,8 @@ struct Workspace {
   std::vector<float> routed_weights;
   std::vector<std::int32_t> expert_rows;
   std::vector<float> expert_row_weights;
+  std::vector<std::int64_t> expert_offsets;                    // [experts + 1] into the grouped rows
+  std::vector<LinearJob> linear_jobs;
   std::vector<float> head_in, logits;
 };
 

@@ -1,8 +1,26 @@
 #include "util/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace dsv32 {
+namespace {
+
+bool is_open(std::uint32_t generation, std::uint32_t seen) { return generation != seen && generation % 2 == 1; }
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(unsigned threads) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -10,57 +28,92 @@ ThreadPool::ThreadPool(unsigned threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
+  stop_.store(true, std::memory_order_seq_cst);
+  generation_.fetch_add(2, std::memory_order_seq_cst);  // wakes sleepers, keeps the parity
+  generation_.notify_all();
   for (auto& worker : workers_) worker.join();
 }
 
-void ThreadPool::run_share(unsigned index) {
-  const std::size_t parts = size();
-  const std::size_t blocks = (n_ + grain_ - 1) / grain_;
-  const std::size_t begin = std::min(n_, blocks * index / parts * grain_);
-  const std::size_t end = std::min(n_, blocks * (index + 1) / parts * grain_);
-  if (begin < end) (*body_)(begin, end, index);
+void ThreadPool::wake_sleepers() {
+  // A worker counts itself in sleepers_ before its last look at generation_ and its futex wait
+  // compares the value atomically, so either it sees the new generation or we see it and wake it.
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
+}
+
+void ThreadPool::run_chunks(unsigned index) {
+  for (;;) {
+    const std::size_t chunk = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+    if (chunk >= chunks_) return;
+    const std::size_t begin = chunk * chunk_items_;
+    const std::size_t end = std::min(n_, begin + chunk_items_);
+    (*body_)(begin, end, index);
+    done_chunks_.fetch_add(1, std::memory_order_release);
+  }
+}
+
+std::uint32_t ThreadPool::wait_for_work(std::uint32_t seen) {
+  const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  for (unsigned spin = 1;; ++spin) {
+    const std::uint32_t generation = generation_.load(std::memory_order_acquire);
+    if (is_open(generation, seen) || stop_.load(std::memory_order_acquire)) return generation;
+    cpu_relax();
+    if (spin % 256 == 0 && std::chrono::steady_clock::now() > spin_until) break;
+  }
+  sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  for (;;) {
+    const std::uint32_t generation = generation_.load(std::memory_order_seq_cst);
+    if (is_open(generation, seen) || stop_.load(std::memory_order_seq_cst)) {
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      return generation;
+    }
+    generation_.wait(generation, std::memory_order_seq_cst);
+  }
 }
 
 void ThreadPool::worker_loop(unsigned index) {
-  std::size_t seen = 0;
+  std::uint32_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-    }
-    run_share(index);
-    {
-      std::lock_guard lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
-    }
+    seen = wait_for_work(seen);
+    // Announce ourselves, then look at the generation again: the caller closes a job before it
+    // waits for active_ to drop to zero, so either we see it closed or it waits for us.
+    active_.fetch_add(1, std::memory_order_seq_cst);
+    seen = generation_.load(std::memory_order_seq_cst);
+    if (stop_.load(std::memory_order_acquire)) return;
+    if (seen % 2 == 1) run_chunks(index);
+    active_.fetch_sub(1, std::memory_order_release);
   }
 }
 
 void ThreadPool::parallel_for(std::size_t n, const RangeFn& body, std::size_t grain) {
   if (n == 0) return;
+  grain = std::max<std::size_t>(1, grain);
   if (workers_.empty() || n <= grain) {
     body(0, n, 0);
     return;
   }
-  {
-    std::lock_guard lock(mutex_);
-    body_ = &body;
-    n_ = n;
-    grain_ = std::max<std::size_t>(1, grain);
-    pending_ = static_cast<unsigned>(workers_.size());
-    ++generation_;
+  const std::size_t blocks = (n + grain - 1) / grain;
+  const std::size_t wanted = std::min(blocks, kChunksPerThread * size());
+  body_ = &body;
+  n_ = n;
+  grain_ = grain;
+  chunk_items_ = (blocks + wanted - 1) / wanted * grain;
+  chunks_ = (n + chunk_items_ - 1) / chunk_items_;
+  next_chunk_.store(0, std::memory_order_relaxed);
+  done_chunks_.store(0, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_seq_cst);  // open
+  wake_sleepers();
+  run_chunks(0);
+  // Close the job (no worker enters it after this), then wait for the chunks others claimed and
+  // until no worker can still read the job's fields.
+  generation_.fetch_add(1, std::memory_order_seq_cst);  // closed: sleepers need no wake-up for it
+  for (unsigned spin = 1;
+       done_chunks_.load(std::memory_order_acquire) != chunks_ || active_.load(std::memory_order_seq_cst) != 0; ++spin) {
+    if (spin < 1024) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
   }
-  wake_.notify_all();
-  run_share(0);
-  std::unique_lock lock(mutex_);
-  done_.wait(lock, [&] { return pending_ == 0; });
 }
 
 }  // namespace dsv32

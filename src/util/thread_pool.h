@@ -1,10 +1,18 @@
 #pragma once
-// A persistent pool: parallel_for splits [0, n) into one contiguous range per thread, so each
-// core streams its own weight rows. The caller's thread works too; no allocation per call.
-#include <condition_variable>
+// A persistent pool: parallel_for splits [0, n) into contiguous chunks that the caller and the
+// workers claim in order, so each core streams its own weight rows. No allocation per call.
+//
+// A decoded token runs a few hundred parallel regions of tens of microseconds each, so waking
+// workers through a condition variable (several microseconds per wake-up, per region) would cost
+// as much as the work. Workers and the caller spin on atomics for a while instead, and workers
+// fall asleep (futex wait on the generation counter) only after kSpinMicros without work; the
+// caller takes no lock and makes no system call unless a worker sleeps. Chunks are claimed
+// dynamically because the cores are often shared: when a worker is descheduled, the caller takes
+// its chunks instead of waiting for it (static halves made decode 10x slower under load).
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -22,23 +30,36 @@ class ThreadPool {
 
   unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
 
-  // Runs body over [0, n) split into size() ranges; ranges are aligned to `grain` items.
+  // Runs body over [0, n) in chunks aligned to `grain` items; each output must depend only on
+  // its own items, as the chunks' owners vary from call to call.
   void parallel_for(std::size_t n, const RangeFn& body, std::size_t grain = 1);
 
  private:
+  static constexpr std::int64_t kSpinMicros = 300;
+  static constexpr std::size_t kChunksPerThread = 4;
+
   void worker_loop(unsigned index);
-  void run_share(unsigned index);
+  void run_chunks(unsigned index);
+  // Waits until a job newer than `seen` is open (or stop); returns the generation seen then.
+  std::uint32_t wait_for_work(std::uint32_t seen);
+  void wake_sleepers();  // after opening a job
 
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable done_;
+  // Written by the caller before generation_ is bumped (release), read by workers after they
+  // observe the new generation (acquire).
   const RangeFn* body_ = nullptr;
   std::size_t n_ = 0;
   std::size_t grain_ = 1;
-  std::size_t generation_ = 0;
-  unsigned pending_ = 0;
-  bool stop_ = false;
+  std::size_t chunk_items_ = 1;
+  std::size_t chunks_ = 0;
+  std::atomic<std::size_t> next_chunk_{0};
+  std::atomic<std::size_t> done_chunks_{0};
+  // Odd while a job is open to workers, even while the caller prepares or closes one; 32 bits so
+  // that waiting on it is a plain futex (wrapping keeps the parity).
+  std::atomic<std::uint32_t> generation_{0};
+  std::atomic<unsigned> active_{0};  // workers that may be reading the current job
+  std::atomic<bool> stop_{false};
+  std::atomic<unsigned> sleepers_{0};
 };
 
 }  // namespace dsv32

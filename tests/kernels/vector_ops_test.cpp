@@ -63,6 +63,58 @@ TEST_P(VectorOpsTest, Dot4MatchesDot) {
   }
 }
 
+TEST_P(VectorOpsTest, Dot4x4MatchesDot4Bitwise) {
+  const VectorOps& ops = *GetParam();
+  for (const std::size_t n : {5, 16, 19, 64, 1000}) {
+    const std::size_t x_stride = n + 3, out_stride = 7;
+    const auto rows = random_floats(4 * n, 5), x = random_floats(4 * x_stride, 6);
+    std::vector<float> out(4 * out_stride);
+    ops.dot4x4(rows.data(), n, x.data(), x_stride, n, out.data(), out_stride);
+    for (std::size_t t = 0; t < 4; ++t) {
+      float expected[4];
+      ops.dot4(rows.data(), n, x.data() + t * x_stride, n, expected);
+      for (int r = 0; r < 4; ++r) EXPECT_EQ(out[t * out_stride + r], expected[r]) << ops.name << " n=" << n << " t=" << t;
+    }
+  }
+}
+
+TEST_P(VectorOpsTest, Axpy4MatchesFourAxpysBitwise) {
+  const VectorOps& ops = *GetParam();
+  for (const std::size_t n : {3, 16, 21, 512}) {
+    const auto x = random_floats(4 * n, 9), a = random_floats(4, 10);
+    auto fused = random_floats(n, 11);
+    auto expected = fused;
+    ops.axpy4(a.data(), x.data(), n, fused.data(), n);
+    for (std::size_t j = 0; j < 4; ++j) ops.axpy(a[j], x.data() + j * n, expected.data(), n);
+    for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(fused[i], expected[i]) << ops.name << " n=" << n << " i=" << i;
+  }
+}
+
+// Any float32 block scale (not only the powers of two of UE8M0 checkpoints), small and large:
+// the fused kernel still rounds value * scale once, as the dequantised rows do.
+TEST_P(VectorOpsTest, FusedE4m3MatchesDequantisedRowsForAnyScale) {
+  const VectorOps& ops = *GetParam();
+  std::mt19937 rng(12);
+  for (const float base : {3.7e-4f, 0.013f, 200.0f, 5000.0f}) {
+    const std::size_t n = 1024;
+    std::vector<std::uint8_t> codes(4 * n);
+    for (auto& code : codes) {
+      do code = static_cast<std::uint8_t>(rng()); while ((code & 0x7F) == 0x7F);
+    }
+    std::vector<float> scales(n / 128);
+    for (auto& scale : scales) scale = base * std::uniform_real_distribution<float>(0.5f, 2.0f)(rng);
+    const auto x = random_floats(n, 13);
+    std::vector<float> rows(4 * n);
+    for (std::size_t r = 0; r < 4; ++r) {
+      for (std::size_t b = 0; b < n / 128; ++b) ops.e4m3_to_f32(codes.data() + r * n + b * 128, scales[b], rows.data() + r * n + b * 128, 128);
+    }
+    float fused[4], via_rows[4];
+    ops.dot4_e4m3(codes.data(), n, scales.data(), x.data(), n, fused);
+    ops.dot4(rows.data(), n, x.data(), n, via_rows);
+    for (int r = 0; r < 4; ++r) EXPECT_EQ(fused[r], via_rows[r]) << ops.name << " scale " << base << " row " << r;
+  }
+}
+
 TEST_P(VectorOpsTest, FusedDot4MatchesDequantisedDot) {
   const VectorOps& ops = *GetParam();
   std::mt19937 rng(9);

@@ -3,6 +3,8 @@
 // router's selections compared as sets (README §3).
 #include <gtest/gtest.h>
 
+#include "refdata_cases.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -159,12 +161,7 @@ TEST_P(RefdataTest, RopeTablesMatchReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, RefdataTest, ::testing::Values("dense-short", "sparse", "fp8", "yarn", "moe-groups"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Cases, RefdataTest, test::refdata_cases(), test::refdata_case_name);
 
 }  // namespace
 }  // namespace dsv32

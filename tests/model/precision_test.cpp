@@ -1,0 +1,123 @@
+// The bf16 precision mode, layer by layer with teacher forcing (refdata README §3): layer i is
+// fed the reference's f32 hidden state i, and its attention output, feed-forward output (fed the
+// reference's own attention output) and next hidden state are compared with the f32 reference.
+//
+// Tolerances (relative rms over the whole [S, hidden] tensor). bf16 keeps 8 significant bits,
+// so each rounded GEMM input adds ~2^-9 relative error: ~0.3 % rms on a branch when no discrete
+// choice changes (measured: dense-short, moe-groups). But README §4: ~1 % noise flips near-tie
+// indexer and MoE choices, and a flipped choice changes that row by O(1). So the residual stream
+// after a layer must be within 1.25x of the reference's *own* bf16 run after its first layer
+// (comparisons.bf16_vs_f32.hidden_states_per_layer[1] in expected.json: the same single-layer
+// effect, no compounding yet; 0.95 % dense-short ... 10.6 % fp8), with a 1 % floor; the branches
+// within 25 % (attention, which absorbs the indexer flips: 17 % in `sparse`) and 5 % (feed-forward).
+// The f32 mode through the same harness is within 1e-4, which shows the harness itself is exact.
+#include <gtest/gtest.h>
+
+#include "refdata_cases.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/norm.h"
+#include "model/checkpoint.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+
+namespace dsv32 {
+namespace {
+
+const std::filesystem::path kRefdata = std::filesystem::path(DSV32_SHARED_DIR) / "refdata";
+
+double rms_rel(const float* ours, const float* reference, std::int64_t n) {
+  double diff = 0.0, norm = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    diff += (static_cast<double>(ours[i]) - reference[i]) * (static_cast<double>(ours[i]) - reference[i]);
+    norm += static_cast<double>(reference[i]) * reference[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30));
+}
+
+std::vector<float> vector_f32(const Weight& weight, const VectorOps& ops) {
+  std::vector<float> values(static_cast<std::size_t>(weight.cols));
+  weight.row_to_f32(0, values.data(), ops);
+  return values;
+}
+
+struct LayerErrors {
+  double attention = 0.0, feed_forward = 0.0, hidden = 0.0;
+};
+
+// Worst relative rms over the layers of one case in one precision.
+LayerErrors teacher_forced_errors(const std::string& name, Precision precision) {
+  const auto dir = kRefdata / name;
+  const SafetensorsFile expected(dir / "expected.safetensors");
+  const auto f32 = [&](const std::string& tensor) { return reinterpret_cast<const float*>(expected.tensors().at(tensor).data); };
+  ComputeContext ctx(2);
+  ctx.set_precision(precision);
+  const Checkpoint checkpoint(dir);
+  Model model(checkpoint, ctx);
+  const ModelConfig& c = model.config();
+  const std::int64_t D = c.hidden_size;
+  const std::int64_t S = expected.tensors().at("f32.hidden_states").shape[1];
+  const KvLayout layout = model.kv_layout(16);
+  KvPool pool(layout, (S + 15) / 16);
+  SequenceCache cache(pool);
+  cache.reserve(S);
+  std::vector<TokenRow> rows;
+  for (std::int64_t p = 0; p < S; ++p) rows.push_back(TokenRow{&cache, p});
+
+  LayerErrors worst;
+  std::vector<float> normed(static_cast<std::size_t>(S * D)), attn(normed.size()), ffn(normed.size()), mid(normed.size());
+  for (std::int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
+    const LayerWeights& w = model.weights().layers[static_cast<std::size_t>(layer)];
+    const auto input_norm = vector_f32(w.input_layernorm, ctx.ops()), post_norm = vector_f32(w.post_attention_layernorm, ctx.ops());
+    const float* h = f32("f32.hidden_states") + layer * S * D;
+    const float* ref_attn = f32("f32.attn_out") + layer * S * D;
+    const float* ref_ffn = f32("f32.ffn_out") + layer * S * D;
+    const float* ref_next = f32("f32.hidden_states") + (layer + 1) * S * D;
+    for (std::int64_t t = 0; t < S; ++t) rms_norm(h + t * D, input_norm.data(), D, 1e-6f, normed.data() + t * D);
+    model.attention(layer, rows, normed.data(), attn.data(), nullptr);
+    for (std::int64_t i = 0; i < S * D; ++i) mid[static_cast<std::size_t>(i)] = h[i] + ref_attn[i];
+    for (std::int64_t t = 0; t < S; ++t) rms_norm(mid.data() + t * D, post_norm.data(), D, 1e-6f, normed.data() + t * D);
+    model.feed_forward(layer, S, normed.data(), ffn.data(), nullptr);
+    worst.attention = std::max(worst.attention, rms_rel(attn.data(), ref_attn, S * D));
+    worst.feed_forward = std::max(worst.feed_forward, rms_rel(ffn.data(), ref_ffn, S * D));
+    for (std::int64_t i = 0; i < S * D; ++i) mid[static_cast<std::size_t>(i)] = h[i] + attn[static_cast<std::size_t>(i)] + ffn[static_cast<std::size_t>(i)];
+    worst.hidden = std::max(worst.hidden, rms_rel(mid.data(), ref_next, S * D));
+  }
+  return worst;
+}
+
+class PrecisionTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PrecisionTest, F32HarnessIsExact) {
+  const LayerErrors e = teacher_forced_errors(GetParam(), Precision::F32);
+  EXPECT_LT(e.attention, 1e-4);
+  EXPECT_LT(e.feed_forward, 1e-4);
+  EXPECT_LT(e.hidden, 1e-4);
+}
+
+TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithTeacherForcing) {
+  const LayerErrors e = teacher_forced_errors(GetParam(), Precision::BF16);
+  RecordProperty("attention_rms_rel", std::to_string(e.attention));
+  RecordProperty("feed_forward_rms_rel", std::to_string(e.feed_forward));
+  RecordProperty("hidden_rms_rel", std::to_string(e.hidden));
+  std::printf("%s bf16 worst layer rms_rel: attention %.4f, feed-forward %.4f, hidden %.4f\n", GetParam().c_str(), e.attention,
+              e.feed_forward, e.hidden);
+  std::ifstream in(kRefdata / GetParam() / "expected.json");
+  const auto json = nlohmann::json::parse(in);
+  const double reference_bf16 = json["comparisons"]["bf16_vs_f32"]["hidden_states_per_layer"][1]["rms_rel"].get<double>();
+  EXPECT_LT(e.attention, 0.25);
+  EXPECT_LT(e.feed_forward, 0.05);
+  EXPECT_LT(e.hidden, std::max(0.01, 1.25 * reference_bf16));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, PrecisionTest, test::refdata_cases(), test::refdata_case_name);
+
+}  // namespace
+}  // namespace dsv32
