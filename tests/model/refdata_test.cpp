@@ -58,18 +58,31 @@ double max_abs_diff(std::span<const float> ours, const float* reference) {
 
 class RefdataTest : public ::testing::TestWithParam<std::string> {};
 
+// A case's checkpoint and golden data, with a model and a cache for all its tokens.
+struct LoadedCase {
+  Expected expected;
+  ComputeContext ctx{2};
+  Checkpoint checkpoint;
+  Model model;
+  std::vector<std::int32_t> ids;
+  KvPool pool;
+
+  explicit LoadedCase(const std::filesystem::path& dir)
+      : expected(dir),
+        checkpoint(dir),
+        model(checkpoint, ctx),
+        ids(expected.json["input_ids"].get<std::vector<std::int32_t>>()),
+        pool(model.kv_layout(16), (static_cast<std::int64_t>(ids.size()) + 15) / 16) {}
+};
+
 TEST_P(RefdataTest, FullPrefillMatchesReference) {
-  const auto dir = kRefdata / GetParam();
-  const Expected expected(dir);
-  ComputeContext ctx(2);
-  const Checkpoint checkpoint(dir);
-  Model model(checkpoint, ctx);
+  LoadedCase run(kRefdata / GetParam());
+  const Expected& expected = run.expected;
+  Model& model = run.model;
   const ModelConfig& c = model.config();
-  const auto ids = expected.json["input_ids"].get<std::vector<std::int32_t>>();
+  const auto& ids = run.ids;
   const auto S = static_cast<std::int64_t>(ids.size());
-  const KvLayout layout = model.kv_layout(16);
-  KvPool pool(layout, (S + 15) / 16);
-  SequenceCache cache(pool);
+  SequenceCache cache(run.pool);
   ForwardTrace trace;
   const SequenceStep step{.tokens = ids, .cache = &cache, .all_logits = true};
   const auto logits = model.forward(std::span(&step, 1), &trace);
@@ -112,18 +125,14 @@ TEST_P(RefdataTest, FullPrefillMatchesReference) {
 }
 
 TEST_P(RefdataTest, PrefillThenDecodeMatchesReference) {
-  const auto dir = kRefdata / GetParam();
-  const Expected expected(dir);
-  ComputeContext ctx(2);
-  const Checkpoint checkpoint(dir);
-  Model model(checkpoint, ctx);
+  LoadedCase run(kRefdata / GetParam());
+  const Expected& expected = run.expected;
+  Model& model = run.model;
   const ModelConfig& c = model.config();
-  const auto ids = expected.json["input_ids"].get<std::vector<std::int32_t>>();
+  const auto& ids = run.ids;
   const auto S = static_cast<std::int64_t>(ids.size());
   const std::int64_t P = expected.json["prefill_len"].get<std::int64_t>();
-  const KvLayout layout = model.kv_layout(16);
-  KvPool pool(layout, (S + 15) / 16);
-  SequenceCache cache(pool);
+  SequenceCache cache(run.pool);
   const float* reference = expected.f32("f32.logits_incremental");
   const std::int32_t* decode_topk = expected.i32("f32.indexer.decode_topk");
   const std::int64_t K = std::min(c.index_topk, S);
