@@ -18,6 +18,16 @@ Json UsageTotals::to_json(bool with_reasoning) const {
   return usage;
 }
 
+Json ResponseMeta::envelope(const char* object, Json choices) const {
+  Json out;
+  out["id"] = id;
+  out["object"] = object;
+  out["created"] = created;
+  out["model"] = model;
+  out["choices"] = std::move(choices);
+  return out;
+}
+
 const char* api_finish_reason(engine::FinishReason reason) {
   switch (reason) {
     case engine::FinishReason::Stop: return "stop";

@@ -21,6 +21,9 @@ struct ResponseMeta {
   std::int64_t created = 0;
   std::string model;  // echoes the request
   bool include_usage = false;
+
+  // {"id", "object", "created", "model", "choices"} in that order; callers add "usage".
+  nlohmann::ordered_json envelope(const char* object, nlohmann::ordered_json choices) const;
 };
 
 // Token counts over all submissions and choices of one request.

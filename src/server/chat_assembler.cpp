@@ -57,12 +57,7 @@ Json ChatAssembler::chunk(int index, Json delta, Json finish_reason, Json logpro
   choice["delta"] = std::move(delta);
   choice["logprobs"] = std::move(logprobs);
   choice["finish_reason"] = std::move(finish_reason);
-  Json out;
-  out["id"] = options_.meta.id;
-  out["object"] = "chat.completion.chunk";
-  out["created"] = options_.meta.created;
-  out["model"] = options_.meta.model;
-  out["choices"] = Json::array({std::move(choice)});
+  Json out = options_.meta.envelope("chat.completion.chunk", Json::array({std::move(choice)}));
   if (options_.meta.include_usage) out["usage"] = nullptr;
   return out;
 }
@@ -144,12 +139,7 @@ void ChatAssembler::on_event(int /*submission*/, const engine::TokenEvent& event
 
 std::optional<Json> ChatAssembler::usage_chunk() const {
   if (!options_.meta.include_usage) return std::nullopt;
-  Json out;
-  out["id"] = options_.meta.id;
-  out["object"] = "chat.completion.chunk";
-  out["created"] = options_.meta.created;
-  out["model"] = options_.meta.model;
-  out["choices"] = Json::array();
+  Json out = options_.meta.envelope("chat.completion.chunk", Json::array());
   out["usage"] = usage_.to_json(options_.thinking);
   return out;
 }
@@ -167,12 +157,7 @@ Json ChatAssembler::response() const {
     item["finish_reason"] = choice.finish_reason ? Json(*choice.finish_reason) : Json("abort");
     choices.push_back(std::move(item));
   }
-  Json out;
-  out["id"] = options_.meta.id;
-  out["object"] = "chat.completion";
-  out["created"] = options_.meta.created;
-  out["model"] = options_.meta.model;
-  out["choices"] = std::move(choices);
+  Json out = options_.meta.envelope("chat.completion", std::move(choices));
   out["usage"] = usage_.to_json(options_.thinking);
   return out;
 }

@@ -19,12 +19,7 @@ Json CompletionAssembler::chunk(int index, const std::string& text, Json finish_
   choice["text"] = text;
   choice["logprobs"] = nullptr;
   choice["finish_reason"] = std::move(finish_reason);
-  Json out;
-  out["id"] = options_.meta.id;
-  out["object"] = "text_completion";
-  out["created"] = options_.meta.created;
-  out["model"] = options_.meta.model;
-  out["choices"] = Json::array({std::move(choice)});
+  Json out = options_.meta.envelope("text_completion", Json::array({std::move(choice)}));
   if (options_.meta.include_usage) out["usage"] = nullptr;
   return out;
 }
@@ -78,12 +73,7 @@ void CompletionAssembler::on_event(int submission, const engine::TokenEvent& eve
 
 std::optional<Json> CompletionAssembler::usage_chunk() const {
   if (!options_.meta.include_usage) return std::nullopt;
-  Json out;
-  out["id"] = options_.meta.id;
-  out["object"] = "text_completion";
-  out["created"] = options_.meta.created;
-  out["model"] = options_.meta.model;
-  out["choices"] = Json::array();
+  Json out = options_.meta.envelope("text_completion", Json::array());
   out["usage"] = usage_.to_json(false);
   return out;
 }
@@ -103,12 +93,7 @@ Json CompletionAssembler::response() const {
     item["finish_reason"] = choice.finish_reason ? Json(*choice.finish_reason) : Json("abort");
     choices.push_back(std::move(item));
   }
-  Json out;
-  out["id"] = options_.meta.id;
-  out["object"] = "text_completion";
-  out["created"] = options_.meta.created;
-  out["model"] = options_.meta.model;
-  out["choices"] = std::move(choices);
+  Json out = options_.meta.envelope("text_completion", std::move(choices));
   out["usage"] = usage_.to_json(false);
   return out;
 }
