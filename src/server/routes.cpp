@@ -303,7 +303,9 @@ void install_routes(httplib::Server& http, ServerState& state) {
     spdlog::error("{} {}: internal error: {}", req.method, req.path, what);
     send_error(res, internal_error("Internal server error: " + what));
   });
-  http.set_logger([s](const httplib::Request& req, const httplib::Response& res) {
+  // Counted before the response is written (the logger runs after it, so a client could read
+  // /metrics before its own request was counted).
+  http.set_post_routing_handler([s](const httplib::Request& req, httplib::Response& res) {
     s->metrics.count_request(endpoint_label(req.path), res.status);
   });
 }
