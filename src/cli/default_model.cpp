@@ -1,12 +1,12 @@
 #include "cli/default_model.h"
 
 #include <cstdlib>
-#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include "model/make_model.h"
 #include "tokenizer/tokenizer_files.h"
+#include "util/publish_directory.h"
 
 namespace dsv32 {
 
@@ -25,17 +25,13 @@ std::filesystem::path default_model_dir() {
 }
 
 std::filesystem::path ensure_default_model(ThreadPool& pool) {
+  // Concurrent first uses (several servers, parallel tests) never see half a model.
   const auto dir = default_model_dir();
-  if (std::filesystem::exists(dir)) return dir;
-  // Written aside and published with one rename, so concurrent first uses never see half a model.
-  spdlog::info("making the tiny model in {} (first use)", dir.string());
-  const auto staging = dir.string() + ".tmp-" + std::to_string(::getpid());
-  make_model(MakeModelOptions{.preset = "tiny", .fp8 = false, .seed = 0, .out = staging}, pool);
-  install_tokenizer_into(staging);
-  std::error_code already_there;
-  std::filesystem::rename(staging, dir, already_there);
-  if (already_there) std::filesystem::remove_all(staging);
-  return dir;
+  return publish_directory(dir, [&](const std::filesystem::path& staging) {
+    spdlog::info("making the tiny model in {} (first use)", dir.string());
+    make_model(MakeModelOptions{.preset = "tiny", .fp8 = false, .seed = 0, .out = staging}, pool);
+    install_tokenizer_into(staging);
+  });
 }
 
 }  // namespace dsv32

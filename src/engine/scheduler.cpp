@@ -38,22 +38,21 @@ void Scheduler::add(std::shared_ptr<RequestState> request) {
 }
 
 void Scheduler::cancel(std::int64_t request_id) {
-  for (auto& sequence : running_) {
-    if (sequence->request->id == request_id && !sequence->finished) finish(*sequence, {}, FinishReason::Cancelled);
-  }
-  for (auto& sequence : waiting_) {
-    if (sequence->request->id == request_id && !sequence->finished) finish(*sequence, {}, FinishReason::Cancelled);
-  }
-  remove_finished();
+  cancel_where([request_id](const Sequence& sequence) { return sequence.request->id == request_id; });
 }
 
 void Scheduler::cancel_all() {
-  for (auto& sequence : running_) {
-    if (!sequence->finished) finish(*sequence, {}, FinishReason::Cancelled);
-  }
-  for (auto& sequence : waiting_) {
-    if (!sequence->finished) finish(*sequence, {}, FinishReason::Cancelled);
-  }
+  cancel_where([](const Sequence&) { return true; });
+}
+
+void Scheduler::cancel_where(const std::function<bool(const Sequence&)>& selected) {
+  const auto cancel_in = [&](auto& queue) {
+    for (auto& sequence : queue) {
+      if (!sequence->finished && selected(*sequence)) finish(*sequence, {}, FinishReason::Cancelled);
+    }
+  };
+  cancel_in(running_);
+  cancel_in(waiting_);
   remove_finished();
 }
 

@@ -5,6 +5,7 @@
 // engine thread only.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -46,6 +47,7 @@ class Scheduler {
   void after_forward(Sequence& sequence, std::span<const float> logits);
   void emit_token(Sequence& sequence, const SampledToken& sampled);
   void finish(Sequence& sequence, TokenEvent event, FinishReason reason);
+  void cancel_where(const std::function<bool(const Sequence&)>& selected);
   void remove_finished();
 
   Model& model_;

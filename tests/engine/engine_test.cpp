@@ -13,6 +13,7 @@
 #include "model/make_model.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_files.h"
+#include "util/publish_directory.h"
 
 namespace dsv32::engine {
 namespace {
@@ -20,17 +21,12 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path tiny_model() {
-  const fs::path dir = fs::path(DSV32_TEST_TMP) / "engine-tiny";
-  if (!fs::exists(dir)) {  // parallel test processes: write aside, publish by rename
-    const fs::path staging = dir.string() + ".tmp-" + std::to_string(::getpid());
+  // ctest runs test cases as parallel processes.
+  return publish_directory(fs::path(DSV32_TEST_TMP) / "engine-tiny", [](const fs::path& staging) {
     ThreadPool pool(2);
     make_model(MakeModelOptions{.preset = "tiny", .fp8 = true, .seed = 11, .out = staging}, pool);
     install_tokenizer_into(staging);
-    std::error_code already_there;
-    fs::rename(staging, dir, already_there);
-    if (already_there) fs::remove_all(staging);
-  }
-  return dir;
+  });
 }
 
 struct Result {

@@ -7,13 +7,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "model/checkpoint.h"
 #include "model/make_model.h"
 #include "model/model.h"
+#include "util/publish_directory.h"
 
 namespace dsv32 {
 namespace {
@@ -21,17 +21,11 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path tiny_model(const std::string& name, bool fp8, std::uint64_t seed, std::size_t shard_bytes = std::size_t{1} << 30) {
-  // ctest runs test cases as parallel processes: write aside, then publish with one rename.
-  const fs::path dir = fs::path(DSV32_TEST_TMP) / name;
-  if (!fs::exists(dir)) {
-    const fs::path staging = dir.string() + ".tmp-" + std::to_string(::getpid());
+  // ctest runs test cases as parallel processes.
+  return publish_directory(fs::path(DSV32_TEST_TMP) / name, [&](const fs::path& staging) {
     ThreadPool pool(2);
     make_model(MakeModelOptions{.preset = "tiny", .fp8 = fp8, .seed = seed, .out = staging, .max_shard_bytes = shard_bytes}, pool);
-    std::error_code already_there;
-    fs::rename(staging, dir, already_there);
-    if (already_there) fs::remove_all(staging);
-  }
-  return dir;
+  });
 }
 
 std::vector<std::int32_t> token_ids(std::size_t count, std::uint32_t salt) {
