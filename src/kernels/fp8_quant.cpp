@@ -13,8 +13,9 @@ void act_quant_ue8m0(const float* x, std::size_t n, std::uint8_t* codes, float* 
     for (std::size_t i = 0; i < kActQuantBlock; ++i) amax = std::fmax(amax, std::fabs(values[i]));
     const float scale = ue8m0_scale(amax);
     scales[block] = scale;
-    // Division by a power of two is exact, so this is e4m3(x / s) as the reference computes it.
-    for (std::size_t i = 0; i < kActQuantBlock; ++i) codes[block * kActQuantBlock + i] = f32_to_e4m3(values[i] / scale);
+    // s is a power of two, so x * (1/s) rounds exactly as the reference's x / s.
+    const float inverse = 1.0f / scale;
+    for (std::size_t i = 0; i < kActQuantBlock; ++i) codes[block * kActQuantBlock + i] = f32_to_e4m3(values[i] * inverse);
   }
 }
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "kernels/dot_bf16.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/number_formats.h"
 
 namespace dsv32 {
@@ -99,76 +99,78 @@ void linear_rows(const VectorOps& ops, float* scratch, std::int64_t scratch_rows
   }
 }
 
-// The bf16 mode's batched product: x already rounded to bf16 (x_bf16, row stride = cols); weight
-// rows dequantised, rounded to bf16 a block at a time, applied to token blocks as prefill_rows.
-void bf16_rows(Dot4x4Bf16 dot, const VectorOps& ops, float* row_f32, std::uint16_t* scratch, const Weight& weight,
-               const std::uint16_t* x_bf16, std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
-  const std::int64_t cols = weight.cols;
-  const std::int64_t block_rows = block_rows_for(cols, kMaxBlockRows) * 2;  // bf16 rows are half the bytes
-  const std::int64_t block_tokens = block_rows;
+// The bf16 mode's batched product (kernels/gemm_bf16.h) for weight rows [row_begin, row_end):
+// the activations are already packed; the weight rows are used in place when stored as bf16,
+// otherwise a block of them is dequantised and rounded, then applied to every token block.
+// row_f32 holds cols floats, scratch kMaxBlockRows rows of cols bf16 values.
+std::int64_t gemm_block_rows(std::int64_t cols) {
+  const std::int64_t fit = kBlockBytes / (cols * 2) / kGemmTileRows * kGemmTileRows;
+  return std::clamp<std::int64_t>(fit, kGemmTileRows, kMaxBlockRows);
+}
+
+void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch, const Weight& weight,
+               const std::uint16_t* packed, std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t cols = weight.cols, block_rows = gemm_block_rows(cols);
+  const auto* stored = reinterpret_cast<const std::uint16_t*>(weight.data) + weight.first_row * cols;
+  float tile[kGemmTileRows * kGemmTileTokens];
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += block_rows) {
     const std::int64_t n = std::min(block_rows, row_end - r0);
-    const std::int64_t n4 = (n + 3) / 4 * 4;
+    const std::int64_t padded = (n + kGemmTileRows - 1) / kGemmTileRows * kGemmTileRows;
     const std::uint16_t* block = scratch;
-    if (weight.dtype == DType::BF16 && n == n4) {  // stored as bf16 already: used in place
-      block = reinterpret_cast<const std::uint16_t*>(weight.data) + (weight.first_row + r0) * cols;
+    if (weight.dtype == DType::BF16 && n == padded) {
+      block = stored + r0 * cols;
     } else {
-      for (std::int64_t i = 0; i < n4; ++i) {  // a short last group of 4 repeats its last row
-        weight.row_to_f32(r0 + std::min(i, n - 1), row_f32, ops);
-        for (std::int64_t c = 0; c < cols; ++c) scratch[i * cols + c] = f32_to_bf16(row_f32[c]);
+      for (std::int64_t i = 0; i < padded; ++i) {  // a short last tile repeats its last row
+        const std::int64_t r = r0 + std::min(i, n - 1);
+        if (weight.dtype == DType::BF16) {
+          std::copy_n(stored + r * cols, cols, scratch + i * cols);
+        } else {
+          weight.row_to_f32(r, row_f32, ops);
+          kernels.round_to_bf16(row_f32, scratch + i * cols, static_cast<std::size_t>(cols));
+        }
       }
     }
-    for (std::int64_t t0 = 0; t0 < tokens; t0 += block_tokens) {
-      const std::int64_t t1 = std::min(tokens, t0 + block_tokens);
-      for (std::int64_t g = 0; g < n4; g += 4) {
-        for (std::int64_t t = t0; t < t1; t += 4) {
-          float out[16];
-          const std::int64_t rows_here = std::min<std::int64_t>(4, n - g), tokens_here = std::min<std::int64_t>(4, t1 - t);
-          if (tokens_here == 4) {
-            dot(block + g * cols, static_cast<std::size_t>(cols), x_bf16 + t * cols, static_cast<std::size_t>(cols),
-                static_cast<std::size_t>(cols), out, 4);
-          } else {
-            for (std::int64_t j = 0; j < tokens_here; ++j) {  // one token as four copies (stride 0)
-              float part[16];
-              dot(block + g * cols, static_cast<std::size_t>(cols), x_bf16 + (t + j) * cols, 0, static_cast<std::size_t>(cols), part, 4);
-              for (int r = 0; r < 4; ++r) out[j * 4 + r] = part[r];
-            }
-          }
-          for (std::int64_t j = 0; j < tokens_here; ++j) {
-            for (std::int64_t r = 0; r < rows_here; ++r) y.data[(t + j) * y.stride + r0 + g + r] = out[j * 4 + r];
-          }
+    for (std::int64_t t0 = 0; t0 < tokens; t0 += kGemmTileTokens) {
+      const std::int64_t tokens_here = std::min(kGemmTileTokens, tokens - t0);
+      for (std::int64_t g = 0; g < n; g += kGemmTileRows) {
+        kernels.tile(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile);
+        const std::int64_t rows_here = std::min(kGemmTileRows, n - g);
+        for (std::int64_t t = 0; t < tokens_here; ++t) {
+          float* y_row = y.data + (t0 + t) * y.stride + r0 + g;
+          for (std::int64_t r = 0; r < rows_here; ++r) y_row[r] = tile[r * kGemmTileTokens + t];
         }
       }
     }
   }
 }
 
-// bf16 values bf16_rows needs in scratch: a block (at most 2 x kBlockBytes / 4 values, or 8 rows
-// when rows are wider than that) plus a padded group of 4 rows.
-std::size_t bf16_scratch_values(std::int64_t cols) { return static_cast<std::size_t>(kBlockBytes / 2 + 12 * cols); }
-
-// Rounding a weight block to bf16 costs about as much as applying it to ~32 rows in float32, so
-// smaller batches (several decoding sequences) stay on the float32 path unless the weight is
-// stored in bf16 (measured: 16 sequences ran at half speed through bf16 with FP8 weights).
+// Rounding a weight block to bf16 costs about as much as applying it to a few rows in float32,
+// so small batches stay on the float32 path unless the weight is stored in bf16.
 constexpr std::int64_t kBf16MinRows = 32;
 
 bool use_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
-  if (ctx.precision() != Precision::BF16 || weight.cols % 32 != 0) return false;
+  if (ctx.precision() != Precision::BF16 || weight.cols % 2 != 0) return false;
   return weight.dtype == DType::BF16 ? x.rows > kFusedMaxRows : x.rows >= kBf16MinRows;
+}
+
+void gemm_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, const std::uint16_t* packed,
+                         std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
+  const auto cols = static_cast<std::size_t>(weight.cols);
+  gemm_rows(best_gemm_bf16(), ctx.ops(), ctx.scratch(thread, cols), ctx.scratch_u16(thread, kMaxBlockRows * cols), weight,
+            packed, tokens, y, row_begin, row_end);
 }
 
 void linear_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y) {
   const std::int64_t cols = weight.cols;
-  std::uint16_t* x_bf16 = ctx.shared_u16(static_cast<std::size_t>(x.rows * cols));
-  for (std::int64_t t = 0; t < x.rows; ++t) {
-    for (std::int64_t c = 0; c < cols; ++c) x_bf16[t * cols + c] = f32_to_bf16(x.data[t * x.stride + c]);
-  }
-  const Dot4x4Bf16 dot = best_dot4x4_bf16(static_cast<std::size_t>(cols));
+  std::uint16_t* packed = ctx.shared_u16(packed_activation_values(x.rows, cols));
+  const std::int64_t blocks = (x.rows + kGemmTileTokens - 1) / kGemmTileTokens;
+  ctx.pool().parallel_for(static_cast<std::size_t>(blocks), [&](std::size_t begin, std::size_t end, unsigned thread) {
+    pack_activations_bf16(best_gemm_bf16(), x.data, x.rows, x.stride, cols, static_cast<std::int64_t>(begin),
+                          static_cast<std::int64_t>(end), ctx.scratch_u16(thread, static_cast<std::size_t>(cols)), packed);
+  });
   ctx.pool().parallel_for(static_cast<std::size_t>(weight.rows), [&](std::size_t begin, std::size_t end, unsigned thread) {
-    bf16_rows(dot, ctx.ops(), ctx.scratch(thread, static_cast<std::size_t>(cols)), ctx.scratch_u16(thread, bf16_scratch_values(cols)),
-              weight, x_bf16, x.rows, y,
-              static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
-  }, 4);
+    gemm_rows_in_thread(ctx, thread, weight, packed, x.rows, y, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
+  }, kGemmTileRows);
 }
 
 }  // namespace
@@ -190,22 +192,35 @@ void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixR
 
 void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
   // Jobs laid end to end in units of 4 rows (dot4's group), each job starting on a unit. In the
-  // bf16 mode the batched jobs' activations are rounded into one shared buffer first.
-  std::size_t units = 0, max_cols = 0, bf16_values = 0;
+  // bf16 mode the batched jobs' activations are packed into one shared buffer first, in
+  // parallel over their token blocks.
+  std::size_t units = 0, max_cols = 0, packed_values = 0, pack_blocks = 0;
   for (const LinearJob& job : jobs) {
     units += static_cast<std::size_t>((job.weight.rows + 3) / 4);
     max_cols = std::max(max_cols, static_cast<std::size_t>(job.weight.cols));
-    if (use_bf16(ctx, job.weight, job.x)) bf16_values += static_cast<std::size_t>(job.x.rows * job.weight.cols);
-  }
-  std::uint16_t* x_bf16 = bf16_values > 0 ? ctx.shared_u16(bf16_values) : nullptr;
-  for (std::size_t offset = 0; const LinearJob& job : jobs) {
     if (!use_bf16(ctx, job.weight, job.x)) continue;
-    for (std::int64_t t = 0; t < job.x.rows; ++t) {
-      for (std::int64_t c = 0; c < job.weight.cols; ++c) x_bf16[offset++] = f32_to_bf16(job.x.data[t * job.x.stride + c]);
-    }
+    packed_values += packed_activation_values(job.x.rows, job.weight.cols);
+    pack_blocks += static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens);
+  }
+  std::uint16_t* packed = packed_values > 0 ? ctx.shared_u16(packed_values) : nullptr;
+  if (pack_blocks > 0) {
+    ctx.pool().parallel_for(pack_blocks, [&](std::size_t begin, std::size_t end, unsigned thread) {
+      std::size_t first_block = 0, offset = 0;
+      for (const LinearJob& job : jobs) {
+        if (!use_bf16(ctx, job.weight, job.x)) continue;
+        const auto blocks = static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens);
+        const std::size_t lo = std::max(begin, first_block), hi = std::min(end, first_block + blocks);
+        if (lo < hi) {
+          pack_activations_bf16(best_gemm_bf16(), job.x.data, job.x.rows, job.x.stride, job.weight.cols,
+                                static_cast<std::int64_t>(lo - first_block), static_cast<std::int64_t>(hi - first_block),
+                                ctx.scratch_u16(thread, max_cols), packed + offset);
+        }
+        offset += packed_activation_values(job.x.rows, job.weight.cols);
+        first_block += blocks;
+      }
+    });
   }
   ctx.pool().parallel_for(units, [&](std::size_t begin, std::size_t end, unsigned thread) {
-    float* scratch = ctx.scratch(thread, kMaxBlockRows * max_cols);
     std::size_t first_unit = 0, offset = 0;
     for (const LinearJob& job : jobs) {
       const auto job_units = static_cast<std::size_t>((job.weight.rows + 3) / 4);
@@ -215,14 +230,13 @@ void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
         const auto row_begin = static_cast<std::int64_t>(4 * (lo - first_unit));
         const std::int64_t row_end = std::min(job.weight.rows, static_cast<std::int64_t>(4 * (hi - first_unit)));
         if (bf16) {
-          const auto cols = static_cast<std::size_t>(job.weight.cols);
-          bf16_rows(best_dot4x4_bf16(cols), ctx.ops(), scratch, ctx.scratch_u16(thread, bf16_scratch_values(job.weight.cols)),
-                    job.weight, x_bf16 + offset, job.x.rows, job.y, row_begin, row_end);
+          gemm_rows_in_thread(ctx, thread, job.weight, packed + offset, job.x.rows, job.y, row_begin, row_end);
         } else {
-          linear_rows(ctx.ops(), scratch, kMaxBlockRows, job.weight, job.x, job.y, row_begin, row_end);
+          linear_rows(ctx.ops(), ctx.scratch(thread, kMaxBlockRows * max_cols), kMaxBlockRows, job.weight, job.x, job.y,
+                      row_begin, row_end);
         }
       }
-      if (bf16) offset += static_cast<std::size_t>(job.x.rows * job.weight.cols);
+      if (bf16) offset += packed_activation_values(job.x.rows, job.weight.cols);
       first_unit += job_units;
     }
   });

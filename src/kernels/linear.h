@@ -4,7 +4,7 @@
 // converted in registers (fused dot4 kernels); more rows (prefill, batches) dequantise a block
 // of weight rows into scratch and apply it to blocks of activation rows (dot4x4), with the same
 // per-output summation order, so decode and prefill agree bitwise. In Precision::BF16, large
-// batches go through bf16 products instead (kernels/dot_bf16.h).
+// batches go through bf16 products instead (kernels/gemm_bf16.h).
 #include <cstdint>
 #include <span>
 

@@ -71,8 +71,13 @@ void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const 
   float* q = grow(ws_.q, T * H * qk);
   linear(ctx_, w.q_b_proj, {cq, T, c.q_lora_rank}, {q, T, H * qk});
   float* kv = grow(ws_.kv, T * (C + dr));
-  // The latent is rounded to FP8 below: accumulate exactly enough to round it as the reference does.
-  linear_f64_accumulate(ctx_, w.kv_a_proj_with_mqa, {normed, T, D}, {kv, T, C + dr});
+  // The latent is rounded to FP8 below: accumulate exactly enough to round it as the reference
+  // does (the bf16 mode rounds its inputs anyway, and takes the fast product).
+  if (ctx_.precision() == Precision::F32) {
+    linear_f64_accumulate(ctx_, w.kv_a_proj_with_mqa, {normed, T, D}, {kv, T, C + dr});
+  } else {
+    linear(ctx_, w.kv_a_proj_with_mqa, {normed, T, D}, {kv, T, C + dr});
+  }
 
   // RoPE, and the new tokens' latent (FP8-rounded, as the reference simulates its cache) and
   // rope key into the cache before any query reads it.

@@ -1,0 +1,71 @@
+#include "kernels/gemm_bf16.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "kernels/number_formats.h"
+
+namespace dsv32 {
+namespace {
+
+void tile_scalar(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                 float* tile) {
+  for (std::size_t r = 0; r < kGemmTileRows; ++r) {
+    for (std::size_t t = 0; t < kGemmTileTokens; ++t) {
+      float sum = 0.0f;
+      for (std::size_t i = 0; i < col_pairs; ++i) {
+        const std::uint16_t* pair = packed_block + (i * kGemmTileTokens + t) * 2;
+        sum += bf16_to_f32(w[r * row_stride + 2 * i]) * bf16_to_f32(pair[0]);
+        sum += bf16_to_f32(w[r * row_stride + 2 * i + 1]) * bf16_to_f32(pair[1]);
+      }
+      tile[r * kGemmTileTokens + t] = sum;
+    }
+  }
+}
+
+void round_scalar(const float* src, std::uint16_t* dst, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+}
+
+}  // namespace
+
+const GemmBf16Kernels& scalar_gemm_bf16() {
+  static const GemmBf16Kernels kernels{"scalar", tile_scalar, round_scalar};
+  return kernels;
+}
+
+const GemmBf16Kernels& best_gemm_bf16() {
+  static const GemmBf16Kernels& best = []() -> const GemmBf16Kernels& {
+    const char* isa = std::getenv("DSV32_ISA");
+    if (isa != nullptr && std::string_view(isa) == "scalar") return scalar_gemm_bf16();
+    const GemmBf16Kernels* fast = avx512_gemm_bf16();
+    return fast != nullptr ? *fast : scalar_gemm_bf16();
+  }();
+  return best;
+}
+
+std::size_t packed_activation_values(std::int64_t tokens, std::int64_t cols) {
+  const std::int64_t blocks = (tokens + kGemmTileTokens - 1) / kGemmTileTokens;
+  return static_cast<std::size_t>(blocks * kGemmTileTokens * cols);
+}
+
+void pack_activations_bf16(const GemmBf16Kernels& kernels, const float* x, std::int64_t tokens, std::int64_t stride,
+                           std::int64_t cols, std::int64_t block_begin, std::int64_t block_end, std::uint16_t* row,
+                           std::uint16_t* packed) {
+  const std::int64_t pairs = cols / 2;
+  for (std::int64_t b = block_begin; b < block_end; ++b) {
+    std::uint16_t* block = packed + b * kGemmTileTokens * cols;
+    for (std::int64_t m = 0; m < kGemmTileTokens; ++m) {
+      const std::int64_t t = b * kGemmTileTokens + m;
+      if (t < tokens) {
+        kernels.round_to_bf16(x + t * stride, row, static_cast<std::size_t>(cols));
+      } else {
+        std::memset(row, 0, static_cast<std::size_t>(cols) * sizeof(std::uint16_t));
+      }
+      for (std::int64_t i = 0; i < pairs; ++i) std::memcpy(block + (i * kGemmTileTokens + m) * 2, row + 2 * i, 4);
+    }
+  }
+}
+
+}  // namespace dsv32

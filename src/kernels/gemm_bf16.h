@@ -1,0 +1,42 @@
+#pragma once
+// The bf16 precision mode's batched product: activations and weights rounded to bf16, products
+// exact in float32, sums in float32. AVX512-BF16 (vdpbf16ps) multiplies at twice the float32
+// FMA rate on the CPUs that have it; the scalar versions are the references.
+//
+// Layout: the activations are packed once per product into blocks of 32 tokens, the two values
+// of each column pair side by side ([cols/2][32 tokens][2]), so one register holds a column pair
+// of 16 tokens and the weight's pair is a broadcast. The weights stay row-major (stored bf16 is
+// used in place, FP8 is converted a block of rows at a time) and no horizontal sums are needed.
+#include <cstddef>
+#include <cstdint>
+
+namespace dsv32 {
+
+constexpr std::int64_t kGemmTileTokens = 32;  // tokens in a packed block and a tile
+constexpr std::int64_t kGemmTileRows = 8;     // weight rows in a tile
+
+// tile[r * 32 + t] = Σ_c w[r][c] · x[t][c] for 8 weight rows (row_stride values apart) and the
+// 32 tokens of one packed block, over col_pairs column pairs.
+using GemmTileBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block,
+                              std::size_t col_pairs, float* tile);
+
+struct GemmBf16Kernels {
+  const char* name;
+  GemmTileBf16 tile;
+  void (*round_to_bf16)(const float* src, std::uint16_t* dst, std::size_t n);  // nearest even
+};
+
+const GemmBf16Kernels& scalar_gemm_bf16();
+const GemmBf16Kernels* avx512_gemm_bf16();  // nullptr when the CPU lacks AVX512-BF16
+// The fastest this CPU runs (DSV32_ISA=scalar forces the reference).
+const GemmBf16Kernels& best_gemm_bf16();
+
+// Values pack_activations_bf16 writes for `tokens` rows of `cols` (even) values.
+std::size_t packed_activation_values(std::int64_t tokens, std::int64_t cols);
+// Packs tokens [block_begin * 32, block_end * 32) of x (rows `stride` floats apart) into their
+// blocks of `packed`; tokens past `tokens` are zeros. `row` holds cols values of scratch.
+void pack_activations_bf16(const GemmBf16Kernels& kernels, const float* x, std::int64_t tokens, std::int64_t stride,
+                           std::int64_t cols, std::int64_t block_begin, std::int64_t block_end, std::uint16_t* row,
+                           std::uint16_t* packed);
+
+}  // namespace dsv32

@@ -1,0 +1,127 @@
+// The bf16 mode's batched product: the AVX512-BF16 tile and rounding against their scalar
+// references, and linear() in Precision::BF16 against a double-precision product of the
+// bf16-rounded operands (every shape edge: short tiles, short token blocks, FP8 and BF16).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/gemm_bf16.h"
+#include "kernels/linear.h"
+#include "kernels/number_formats.h"
+#include "random_values.h"
+
+namespace dsv32 {
+namespace {
+
+std::vector<std::uint16_t> random_bf16(std::size_t n, std::uint32_t seed) {
+  std::vector<std::uint16_t> values(n);
+  const auto floats = random_floats(n, seed);
+  for (std::size_t i = 0; i < n; ++i) values[i] = f32_to_bf16(floats[i]);
+  return values;
+}
+
+TEST(GemmBf16Test, Avx512TileMatchesScalar) {
+  const GemmBf16Kernels* fast = avx512_gemm_bf16();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  for (const std::size_t pairs : {1, 16, 512}) {
+    const std::size_t row_stride = 2 * pairs + 6;
+    const auto w = random_bf16(kGemmTileRows * row_stride, 1), packed = random_bf16(kGemmTileTokens * 2 * pairs, 2);
+    std::vector<float> ours(kGemmTileRows * kGemmTileTokens), reference(ours.size());
+    fast->tile(w.data(), row_stride, packed.data(), pairs, ours.data());
+    scalar_gemm_bf16().tile(w.data(), row_stride, packed.data(), pairs, reference.data());
+    for (std::size_t r = 0; r < kGemmTileRows; ++r) {
+      for (std::size_t t = 0; t < kGemmTileTokens; ++t) {
+        double magnitude = 0.0;
+        for (std::size_t c = 0; c < 2 * pairs; ++c) {
+          const std::uint16_t x = packed[((c / 2) * kGemmTileTokens + t) * 2 + c % 2];
+          magnitude += std::fabs(static_cast<double>(bf16_to_f32(w[r * row_stride + c])) * bf16_to_f32(x));
+        }
+        EXPECT_NEAR(ours[r * 32 + t], reference[r * 32 + t], 1e-6 * magnitude * std::sqrt(2.0 * pairs))
+            << "pairs=" << pairs << " r=" << r << " t=" << t;
+      }
+    }
+  }
+}
+
+TEST(GemmBf16Test, Avx512RoundingMatchesScalarBitwise) {
+  const GemmBf16Kernels* fast = avx512_gemm_bf16();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  auto values = random_floats(101, 3);
+  values[0] = 1.00390625f;  // ties, both directions
+  values[1] = 1.01171875f;
+  values[2] = -0.0f;
+  values[3] = std::numeric_limits<float>::infinity();
+  values[4] = std::numeric_limits<float>::quiet_NaN();
+  values[5] = 3.0e38f;  // rounds up to infinity
+  std::vector<std::uint16_t> ours(values.size()), reference(values.size());
+  fast->round_to_bf16(values.data(), ours.data(), values.size());
+  scalar_gemm_bf16().round_to_bf16(values.data(), reference.data(), values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(ours[i], reference[i]) << "value " << values[i];
+}
+
+TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {
+  const std::int64_t tokens = 35, cols = 6, stride = 7;
+  const auto x = random_floats(tokens * stride, 4);
+  std::vector<std::uint16_t> packed(packed_activation_values(tokens, cols), 0xFFFF), row(cols);
+  ASSERT_EQ(packed.size(), 64u * cols);
+  pack_activations_bf16(scalar_gemm_bf16(), x.data(), tokens, stride, cols, 0, 2, row.data(), packed.data());
+  for (std::int64_t t = 0; t < 64; ++t) {
+    for (std::int64_t c = 0; c < cols; ++c) {
+      const std::int64_t block = t / 32, m = t % 32;
+      const std::uint16_t expected = t < tokens ? f32_to_bf16(x[t * stride + c]) : 0;
+      EXPECT_EQ(packed[block * 32 * cols + ((c / 2) * 32 + m) * 2 + c % 2], expected) << "t=" << t << " c=" << c;
+    }
+  }
+}
+
+// linear() in the bf16 mode against Σ bf16(w)·bf16(x) in double.
+void expect_bf16_linear_matches(const Weight& weight, std::int64_t tokens, std::uint32_t seed) {
+  ComputeContext ctx(2);
+  ctx.set_precision(Precision::BF16);
+  const std::int64_t stride = weight.cols + 3;
+  const auto x = random_floats(tokens * stride, seed);
+  std::vector<float> y(tokens * (weight.rows + 1), -7.0f);
+  linear(ctx, weight, {x.data(), tokens, stride}, {y.data(), tokens, weight.rows + 1});
+  std::vector<float> w_row(weight.cols);
+  for (std::int64_t r = 0; r < weight.rows; ++r) {
+    weight.row_to_f32(r, w_row.data(), scalar_vector_ops());
+    for (std::int64_t t = 0; t < tokens; ++t) {
+      double sum = 0.0, magnitude = 0.0;
+      for (std::int64_t c = 0; c < weight.cols; ++c) {
+        const double product = static_cast<double>(bf16_to_f32(f32_to_bf16(w_row[c]))) * bf16_to_f32(f32_to_bf16(x[t * stride + c]));
+        sum += product;
+        magnitude += std::fabs(product);
+      }
+      ASSERT_NEAR(y[t * (weight.rows + 1) + r], sum, 1e-6 * magnitude * std::sqrt(static_cast<double>(weight.cols)) + 1e-30)
+          << "tokens=" << tokens << " row " << r << " token " << t;
+    }
+  }
+  for (std::int64_t t = 0; t < tokens; ++t) EXPECT_EQ(y[t * (weight.rows + 1) + weight.rows], -7.0f) << "wrote past the rows";
+}
+
+TEST(GemmBf16Test, LinearInBf16ModeWithBf16Weights) {
+  const std::int64_t rows = 75, cols = 96;  // a short last tile of rows; odd token counts
+  const auto values = random_bf16(rows * cols, 5);
+  const Weight weight{DType::BF16, reinterpret_cast<const std::uint8_t*>(values.data()), rows, cols};
+  for (const std::int64_t tokens : {5, 32, 33, 70}) expect_bf16_linear_matches(weight, tokens, 6);
+  expect_bf16_linear_matches(weight.row_slice(8, 64), 40, 7);  // whole tiles used in place
+}
+
+TEST(GemmBf16Test, LinearInBf16ModeWithFp8Weights) {
+  const std::int64_t rows = 200, cols = 160;  // partial 128-tiles in both directions
+  std::mt19937 rng(8);
+  std::vector<std::uint8_t> codes(rows * cols);
+  for (auto& code : codes) {
+    code = static_cast<std::uint8_t>(rng());
+    if ((code & 0x7F) == 0x7F) code = 0x10;  // no NaN codes
+  }
+  const std::vector<float> scales = {0.5f, 0.25f, 2.0f, 0.125f};
+  const Weight weight{DType::F8_E4M3, codes.data(), rows, cols, 0, scales.data(), 2};
+  for (const std::int64_t tokens : {32, 45}) expect_bf16_linear_matches(weight, tokens, 9);
+}
+
+}  // namespace
+}  // namespace dsv32
