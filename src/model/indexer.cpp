@@ -6,6 +6,7 @@
 
 #include "kernels/fp8_quant.h"
 #include "kernels/hadamard.h"
+#include "kernels/index_scores.h"
 #include "kernels/linear.h"
 #include "kernels/norm.h"
 #include "kernels/number_formats.h"
@@ -24,7 +25,6 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   const LayerVectors& v = vectors_[static_cast<std::size_t>(layer)];
   const auto T = static_cast<std::int64_t>(rows.size());
   const std::int64_t Hi = c.index_n_heads, Di = c.index_head_dim, pairs = c.qk_rope_head_dim / 2, D = c.hidden_size;
-  const VectorOps& ops = ctx_.ops();
 
   float* q = grow(ws_.index_q, T * Hi * Di);
   linear(ctx_, w.wq_b, {q_lora, T, c.q_lora_rank}, {q, T, Hi * Di});
@@ -61,12 +61,13 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
     }
   });
 
-  // The queries as the e4m3 values the reference multiplies (their scales are in head_weights).
-  float* q_values = grow(ws_.index_q_values, T * Hi * Di);
-  ops.e4m3_to_f32(q_codes, 1.0f, q_values, static_cast<std::size_t>(T * Hi * Di));
-
   // Score the causal keys of every query and keep the top-k (count -1: keep all). The keys of
-  // one query are split across the threads (a decoded token has one query and many keys).
+  // one query are split across the threads (a decoded token has one query and many keys), in
+  // runs that lie side by side in a cache block.
+  const std::int64_t padded_heads = index_padded_heads(Hi);
+  std::uint16_t* packed_q = grow(ws_.index_q_packed, padded_heads * Di);
+  float* padded_weights = grow(ws_.index_padded_weights, padded_heads);
+  const IndexScoresFn score_keys = Di % 16 == 0 && Di <= static_cast<std::int64_t>(kIndexMaxDim) ? best_index_scores() : &index_scores_scalar;
   std::int32_t* selection = grow(ws_.selection, T * c.index_topk);
   std::int64_t* counts = grow(ws_.selection_count, T);
   for (std::int64_t t = 0; t < T; ++t) {
@@ -76,29 +77,18 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
       continue;
     }
     float* scores = grow(ws_.index_scores, keys);
-    const float* q = q_values + t * Hi * Di;
-    const float* weights = head_weights + t * Hi;
-    ctx_.pool().parallel_for(static_cast<std::size_t>(keys), [&](std::size_t begin, std::size_t end, unsigned thread) {
-      float* k_values = ctx_.scratch(thread, static_cast<std::size_t>(4 * Di + 4 * Hi));
-      float* dots = k_values + 4 * Di;  // [Hi][4]
-      for (auto s0 = static_cast<std::int64_t>(begin); s0 < static_cast<std::int64_t>(end); s0 += 4) {
-        const std::int64_t n = std::min<std::int64_t>(4, static_cast<std::int64_t>(end) - s0);
-        float key_scales[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        for (std::int64_t j = 0; j < 4; ++j) {
-          const KvSlot slot = rows[t].cache->slot(layer, s0 + std::min(j, n - 1));  // a short group repeats its last key
-          ops.e4m3_to_f32(slot.index_codes, 1.0f, k_values + j * Di, static_cast<std::size_t>(Di));
-          key_scales[j] = *slot.index_scale;
-        }
-        std::int64_t h = 0;
-        for (; h + 4 <= Hi; h += 4) ops.dot4x4(k_values, Di, q + h * Di, Di, Di, dots + h * 4, 4);
-        for (; h < Hi; ++h) ops.dot4(k_values, Di, q + h * Di, Di, dots + h * 4);
-        for (std::int64_t j = 0; j < n; ++j) {
-          float sum = 0.0f;
-          for (std::int64_t h = 0; h < Hi; ++h) sum += weights[h] * std::max(0.0f, dots[h * 4 + j]);
-          scores[s0 + j] = sum * key_scales[j];
-        }
+    pack_index_query(q_codes + t * Hi * Di, head_weights + t * Hi, Hi, Di, packed_q, padded_weights);
+    const IndexQuery query{packed_q, padded_weights, static_cast<std::size_t>(Di), static_cast<std::size_t>(padded_heads)};
+    const SequenceCache& cache = *rows[t].cache;
+    const std::int64_t run_tokens = cache.block_tokens();
+    ctx_.pool().parallel_for(static_cast<std::size_t>(keys), [&](std::size_t begin, std::size_t end, unsigned) {
+      for (auto s0 = static_cast<std::int64_t>(begin); s0 < static_cast<std::int64_t>(end);) {
+        const std::int64_t run = std::min(static_cast<std::int64_t>(end) - s0, run_tokens - s0 % run_tokens);
+        const KvSlot slot = cache.slot(layer, s0);
+        score_keys(query, slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0);
+        s0 += run;
       }
-    }, 64);
+    }, static_cast<std::size_t>(run_tokens));
     std::int32_t* order = ctx_.index_scratch(0, static_cast<std::size_t>(keys));
     for (std::int64_t s = 0; s < keys; ++s) order[s] = static_cast<std::int32_t>(s);
     std::nth_element(order, order + c.index_topk, order + keys,

@@ -84,6 +84,9 @@ class SequenceCache {
   void set_length(std::int64_t length) { length_ = length; }
 
   KvSlot slot(std::int64_t layer, std::int64_t position) const;
+  // Positions stored side by side in one block: slot(layer, p) for p in a run of these, aligned
+  // to it, are consecutive entries of each section.
+  std::int64_t block_tokens() const { return pool_->layout().block_tokens; }
 
  private:
   KvPool* pool_;

@@ -20,7 +20,8 @@ struct Workspace {
   std::vector<float> index_q, index_k, index_head_weights;     // indexer
   std::vector<std::uint8_t> index_q_codes;
   std::vector<float> index_q_scales;
-  std::vector<float> index_q_values, index_scores;              // [T, Hi * Di] dequantised, [keys]
+  std::vector<std::uint16_t> index_q_packed;                    // one query, kernels/index_scores.h
+  std::vector<float> index_padded_weights, index_scores;        // [padded heads], [keys]
   std::vector<std::int32_t> selection;                          // [T, max keys]
   std::vector<std::int64_t> selection_count;                    // [T]
   std::vector<float> ffn_gate, ffn_up;                          // MLP / experts
