@@ -55,59 +55,13 @@ void block_scores(const VectorOps& ops, const float* latent, const float* rope_k
 
 }  // namespace
 
-void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const float* normed, float* out,
-                      ForwardTrace* trace) {
+void Model::attention_core_f32(std::int64_t layer, std::span<const TokenRow> rows, const float* q, const float* q_absorbed,
+                               float* latent_out) {
   const ModelConfig& c = config_;
-  const AttentionWeights& w = weights_.layers[static_cast<std::size_t>(layer)].attention;
-  const LayerVectors& v = vectors_[static_cast<std::size_t>(layer)];
   const auto T = static_cast<std::int64_t>(rows.size());
   const std::int64_t H = c.num_attention_heads, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim;
-  const std::int64_t dv = c.v_head_dim, C = c.kv_lora_rank, qk = dn + dr, D = c.hidden_size;
+  const std::int64_t C = c.kv_lora_rank, qk = dn + dr;
   const VectorOps& ops = ctx_.ops();
-
-  float* cq = grow(ws_.q_lora, T * c.q_lora_rank);
-  linear(ctx_, w.q_a_proj, {normed, T, D}, {cq, T, c.q_lora_rank});
-  rms_norm_rows(v.q_a_norm, T, cq, cq, c.q_lora_rank);
-  float* q = grow(ws_.q, T * H * qk);
-  linear(ctx_, w.q_b_proj, {cq, T, c.q_lora_rank}, {q, T, H * qk});
-  float* kv = grow(ws_.kv, T * (C + dr));
-  // The latent is rounded to FP8 below: accumulate exactly enough to round it as the reference
-  // does (the bf16 mode rounds its inputs anyway, and takes the fast product).
-  if (ctx_.precision() == Precision::F32) {
-    linear_f64_accumulate(ctx_, w.kv_a_proj_with_mqa, {normed, T, D}, {kv, T, C + dr});
-  } else {
-    linear(ctx_, w.kv_a_proj_with_mqa, {normed, T, D}, {kv, T, C + dr});
-  }
-
-  // RoPE, and the new tokens' latent (FP8-rounded, as the reference simulates its cache) and
-  // rope key into the cache before any query reads it.
-  for (std::int64_t t = 0; t < T; ++t) {
-    float cos[kMaxRopePairs], sin[kMaxRopePairs];
-    rope_.angles(rows[t].position, cos, sin);
-    for (std::int64_t h = 0; h < H; ++h) Rope::rotate_interleaved(q + t * H * qk + h * qk + dn, cos, sin, dr / 2);
-    float* latent = kv + t * (C + dr);
-    rms_norm(latent, v.kv_a_norm.data(), C, 1e-6f, latent);
-    float* rope_key = latent + C;
-    Rope::rotate_interleaved(rope_key, cos, sin, dr / 2);
-    const KvSlot slot = rows[t].cache->slot(layer, rows[t].position);
-    act_quant_ue8m0(latent, static_cast<std::size_t>(C), slot.latent_codes, slot.latent_scales);
-    for (std::int64_t i = 0; i < dr; ++i) slot.rope_key[i] = rope_key[i];
-  }
-  if (c.has_indexer) indexer_select(layer, rows, normed, cq);
-
-  // q̃[t, h] = W_UK[h]ᵀ · q_nope[t, h]; each thread owns whole heads (disjoint weight rows).
-  float* q_absorbed = grow(ws_.q_absorbed, T * H * C);
-  std::fill(q_absorbed, q_absorbed + T * H * C, 0.0f);
-  ctx_.pool().parallel_for(static_cast<std::size_t>(H), [&](std::size_t begin, std::size_t end, unsigned thread) {
-    for (auto h = static_cast<std::int64_t>(begin); h < static_cast<std::int64_t>(end); ++h) {
-      const Weight w_uk = w.kv_b_proj.row_slice(h * (dn + dv), dn);
-      linear_transposed_accumulate(ops, ctx_.scratch(thread, static_cast<std::size_t>(4 * C)), w_uk, {q + h * qk, T, H * qk},
-                                   {q_absorbed + h * C, T, H * C});
-    }
-  });
-
-  // Scores over the selected keys with an online softmax, accumulating the latent values.
-  float* latent_out = grow(ws_.latent_out, T * H * C);
   const auto scale = static_cast<float>(c.softmax_scale());
   const std::int64_t head_groups = std::max<std::int64_t>(1, std::min<std::int64_t>(H, ctx_.threads() / T + (ctx_.threads() % T ? 1 : 0)));
   ctx_.pool().parallel_for(static_cast<std::size_t>(T * head_groups), [&](std::size_t begin, std::size_t end, unsigned thread) {
@@ -166,6 +120,63 @@ void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const 
       }
     }
   });
+
+}
+
+void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const float* normed, float* out,
+                      ForwardTrace* trace) {
+  const ModelConfig& c = config_;
+  const AttentionWeights& w = weights_.layers[static_cast<std::size_t>(layer)].attention;
+  const LayerVectors& v = vectors_[static_cast<std::size_t>(layer)];
+  const auto T = static_cast<std::int64_t>(rows.size());
+  const std::int64_t H = c.num_attention_heads, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim;
+  const std::int64_t dv = c.v_head_dim, C = c.kv_lora_rank, qk = dn + dr, D = c.hidden_size;
+  const VectorOps& ops = ctx_.ops();
+
+  float* cq = grow(ws_.q_lora, T * c.q_lora_rank);
+  linear(ctx_, w.q_a_proj, {normed, T, D}, {cq, T, c.q_lora_rank});
+  rms_norm_rows(v.q_a_norm, T, cq, cq, c.q_lora_rank);
+  float* q = grow(ws_.q, T * H * qk);
+  linear(ctx_, w.q_b_proj, {cq, T, c.q_lora_rank}, {q, T, H * qk});
+  float* kv = grow(ws_.kv, T * (C + dr));
+  // The latent is rounded to FP8 below: accumulate exactly enough to round it as the reference
+  // does (the bf16 mode rounds its inputs anyway, and takes the fast product).
+  if (ctx_.precision() == Precision::F32) {
+    linear_f64_accumulate(ctx_, w.kv_a_proj_with_mqa, {normed, T, D}, {kv, T, C + dr});
+  } else {
+    linear(ctx_, w.kv_a_proj_with_mqa, {normed, T, D}, {kv, T, C + dr});
+  }
+
+  // RoPE, and the new tokens' latent (FP8-rounded, as the reference simulates its cache) and
+  // rope key into the cache before any query reads it.
+  for (std::int64_t t = 0; t < T; ++t) {
+    float cos[kMaxRopePairs], sin[kMaxRopePairs];
+    rope_.angles(rows[t].position, cos, sin);
+    for (std::int64_t h = 0; h < H; ++h) Rope::rotate_interleaved(q + t * H * qk + h * qk + dn, cos, sin, dr / 2);
+    float* latent = kv + t * (C + dr);
+    rms_norm(latent, v.kv_a_norm.data(), C, 1e-6f, latent);
+    float* rope_key = latent + C;
+    Rope::rotate_interleaved(rope_key, cos, sin, dr / 2);
+    const KvSlot slot = rows[t].cache->slot(layer, rows[t].position);
+    act_quant_ue8m0(latent, static_cast<std::size_t>(C), slot.latent_codes, slot.latent_scales);
+    for (std::int64_t i = 0; i < dr; ++i) slot.rope_key[i] = rope_key[i];
+  }
+  if (c.has_indexer) indexer_select(layer, rows, normed, cq);
+
+  // q̃[t, h] = W_UK[h]ᵀ · q_nope[t, h]; each thread owns whole heads (disjoint weight rows).
+  float* q_absorbed = grow(ws_.q_absorbed, T * H * C);
+  std::fill(q_absorbed, q_absorbed + T * H * C, 0.0f);
+  ctx_.pool().parallel_for(static_cast<std::size_t>(H), [&](std::size_t begin, std::size_t end, unsigned thread) {
+    for (auto h = static_cast<std::int64_t>(begin); h < static_cast<std::int64_t>(end); ++h) {
+      const Weight w_uk = w.kv_b_proj.row_slice(h * (dn + dv), dn);
+      linear_transposed_accumulate(ops, ctx_.scratch(thread, static_cast<std::size_t>(4 * C)), w_uk, {q + h * qk, T, H * qk},
+                                   {q_absorbed + h * C, T, H * C});
+    }
+  });
+
+  // Scores over the selected keys with an online softmax, accumulating the latent values.
+  float* latent_out = grow(ws_.latent_out, T * H * C);
+  if (!attention_core_bf16(layer, rows, q, q_absorbed, latent_out)) attention_core_f32(layer, rows, q, q_absorbed, latent_out);
 
   if (trace != nullptr) {
     auto& record = trace->indexer_selection[static_cast<std::size_t>(layer)];

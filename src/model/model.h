@@ -39,6 +39,12 @@ class Model {
 
  private:
   void indexer_select(std::int64_t layer, std::span<const TokenRow> rows, const float* normed, const float* q_lora);
+  // The bf16 mode's attention over the selected keys into latent_out (attention_bf16.cpp);
+  // false when this mode or CPU has no such kernel and the float32 loop runs instead.
+  void attention_core_f32(std::int64_t layer, std::span<const TokenRow> rows, const float* q, const float* q_absorbed,
+                          float* latent_out);
+  bool attention_core_bf16(std::int64_t layer, std::span<const TokenRow> rows, const float* q, const float* q_absorbed,
+                           float* latent_out);
   void mlp(const MlpWeights& mlp, std::int64_t rows, const float* x, float* out);
   void moe(std::int64_t layer, std::int64_t rows, const float* x, float* out, ForwardTrace* trace);
   void route(std::int64_t layer, std::int64_t rows, const float* x);

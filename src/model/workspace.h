@@ -14,6 +14,11 @@ T* grow(std::vector<T>& buffer, std::int64_t count) {
   return buffer.data();
 }
 
+// Rows [first_row, first_row + rows) attending together to `keys` keys (attention_bf16.cpp).
+struct AttentionWorkItem {
+  std::int64_t first_row, rows, keys;
+};
+
 struct Workspace {
   std::vector<float> hidden, normed, branch;                    // [T, hidden]
   std::vector<float> q_lora, q, kv, q_absorbed, latent_out, heads_out;  // MLA
@@ -24,6 +29,8 @@ struct Workspace {
   std::vector<float> index_padded_weights, index_scores;        // [padded heads], [keys]
   std::vector<std::int32_t> selection;                          // [T, max keys]
   std::vector<std::int64_t> selection_count;                    // [T]
+  std::vector<float> attention_queries, attention_partials;    // bf16 attention core
+  std::vector<AttentionWorkItem> attention_items;
   std::vector<float> ffn_gate, ffn_up;                          // MLP / experts
   std::vector<float> router_scores, expert_in, expert_out;      // MoE
   std::vector<std::int32_t> routed_experts;

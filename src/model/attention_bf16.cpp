@@ -1,0 +1,162 @@
+// The bf16 mode's attention core (kernels/attention_bf16.h): the same absorbed MLA as
+// attention.cpp's float32 loop, over blocks of 32 keys converted once to bf16 rows.
+//
+// Work items: up to kGroupRows consecutive prefill rows of one sequence that attend to every
+// causal key share an item (each key block then serves all their heads); a row with an indexer
+// selection is an item of its own. When there are fewer items than threads (decode), each
+// item's keys are split across the threads and the partial softmax states merged afterwards.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels/attention_bf16.h"
+#include "kernels/flush_denormals.h"
+#include "kernels/gemm_bf16.h"
+#include "model/model.h"
+
+namespace dsv32 {
+namespace {
+
+constexpr std::int64_t kGroupRows = 4;
+constexpr std::int64_t kMinKeysPerSplit = 128;
+
+std::int64_t padded_heads(std::int64_t heads) {
+  const auto lanes = static_cast<std::int64_t>(kAttentionHeadLanes);
+  return (heads + lanes - 1) / lanes * lanes;
+}
+
+}  // namespace
+
+bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> rows, const float* q, const float* q_absorbed,
+                                float* latent_out) {
+  const ModelConfig& c = config_;
+  const AttendBlockBf16 attend = fast_attend_block_bf16();
+  const std::int64_t H = c.num_attention_heads, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, C = c.kv_lora_rank;
+  const std::int64_t qk = dn + dr, K = C + dr;
+  if (attend == nullptr || ctx_.precision() != Precision::BF16 || C % 128 != 0 || K % 2 != 0) return false;
+  const auto T = static_cast<std::int64_t>(rows.size());
+  const auto selected = [&](std::int64_t t) { return c.has_indexer && ws_.selection_count[static_cast<std::size_t>(t)] >= 0; };
+
+  // Each query row as one vector: absorbed latent query, then its rope part.
+  float* queries = grow(ws_.attention_queries, T * H * K);
+  for (std::int64_t t = 0; t < T; ++t) {
+    for (std::int64_t h = 0; h < H; ++h) {
+      std::copy_n(q_absorbed + (t * H + h) * C, C, queries + (t * H + h) * K);
+      std::copy_n(q + t * H * qk + h * qk + dn, dr, queries + (t * H + h) * K + C);
+    }
+  }
+
+  std::vector<AttentionWorkItem>& items = ws_.attention_items;
+  items.clear();
+  for (std::int64_t t = 0; t < T;) {
+    std::int64_t n = 1;
+    if (!selected(t)) {
+      while (n < kGroupRows && t + n < T && !selected(t + n) && rows[t + n].cache == rows[t].cache &&
+             rows[t + n].position == rows[t].position + n) {
+        ++n;
+      }
+    }
+    const std::int64_t keys = selected(t) ? ws_.selection_count[static_cast<std::size_t>(t)] : rows[t + n - 1].position + 1;
+    items.push_back({t, n, keys});
+    t += n;
+  }
+  const auto threads = static_cast<std::int64_t>(ctx_.threads());
+  const auto item_count = static_cast<std::int64_t>(items.size());
+  std::int64_t splits = 1;
+  if (item_count < threads) {
+    std::int64_t fewest_keys = std::numeric_limits<std::int64_t>::max();
+    for (const AttentionWorkItem& item : items) fewest_keys = std::min(fewest_keys, item.keys);
+    splits = std::clamp<std::int64_t>(fewest_keys / kMinKeysPerSplit, 1, (threads + item_count - 1) / item_count);
+  }
+
+  // Partial states of split items: [item][split] x (max, sum, acc) over the item's heads.
+  const std::int64_t max_heads = padded_heads(kGroupRows * H);
+  const std::int64_t state_floats = max_heads * (C + 2);
+  float* partial = splits > 1 ? grow(ws_.attention_partials, item_count * splits * state_floats) : nullptr;
+  const std::size_t key_stride = static_cast<std::size_t>((K + 31) / 32 * 32 + 32);
+  const GemmBf16Kernels& rounding = best_gemm_bf16();
+  const float scale = static_cast<float>(c.softmax_scale());
+
+  ctx_.pool().parallel_for(static_cast<std::size_t>(item_count * splits), [&](std::size_t begin, std::size_t end, unsigned thread) {
+    const ScopedFlushDenormals flush_denormals;
+    const auto heads_cap = static_cast<std::size_t>(max_heads);
+    const std::size_t packed_values = heads_cap * static_cast<std::size_t>(K);
+    const std::size_t block_values = kAttentionBlockKeys * key_stride;
+    std::uint16_t* packed = ctx_.scratch_u16(thread, packed_values + block_values);
+    std::uint16_t* key_block = packed + packed_values;
+    std::fill(key_block, key_block + block_values, std::uint16_t{0});
+    const std::size_t state_size = static_cast<std::size_t>(state_floats);
+    float* scratch = ctx_.scratch(thread, state_size + attention_scratch_floats(heads_cap) + static_cast<std::size_t>(K) + heads_cap);
+    float* own_state = scratch;
+    float* kernel_scratch = own_state + state_size;
+    float* key_row = kernel_scratch + attention_scratch_floats(heads_cap);
+    auto* visible = reinterpret_cast<std::uint32_t*>(key_row + K);
+
+    for (auto index = static_cast<std::int64_t>(begin); index < static_cast<std::int64_t>(end); ++index) {
+      const AttentionWorkItem& item = items[static_cast<std::size_t>(index / splits)];
+      const std::int64_t split = index % splits;
+      const auto heads = static_cast<std::size_t>(padded_heads(item.rows * H));
+      float* state_base = splits > 1 ? partial + index * state_floats : own_state;
+      const AttentionBf16State state{state_base, state_base + heads, state_base + 2 * heads, static_cast<std::size_t>(C)};
+      reset_attention_state(state, heads, static_cast<std::size_t>(C));
+      pack_attention_query(queries + item.first_row * H * K, static_cast<std::size_t>(K), static_cast<std::size_t>(item.rows * H),
+                           scale, heads, static_cast<std::size_t>(K), packed);
+      const AttentionBf16Query query{packed, heads, static_cast<std::size_t>(K), static_cast<std::size_t>(C)};
+      const TokenRow& first = rows[item.first_row];
+      const bool pruned = selected(item.first_row);
+      const std::int32_t* selection = ws_.selection.data() + item.first_row * c.index_topk;
+      const std::int64_t key_begin = item.keys * split / splits, key_end = item.keys * (split + 1) / splits;
+
+      for (std::int64_t k0 = key_begin; k0 < key_end; k0 += static_cast<std::int64_t>(kAttentionBlockKeys)) {
+        const std::int64_t n = std::min(static_cast<std::int64_t>(kAttentionBlockKeys), key_end - k0);
+        for (std::int64_t j = 0; j < n; ++j) {
+          const KvSlot slot = first.cache->slot(layer, pruned ? selection[k0 + j] : k0 + j);
+          for (std::int64_t b = 0; b < C / 128; ++b) {
+            ctx_.ops().e4m3_to_f32(slot.latent_codes + b * 128, slot.latent_scales[b], key_row + b * 128, 128);
+          }
+          std::copy_n(slot.rope_key, dr, key_row + C);
+          rounding.round_to_bf16(key_row, key_block + static_cast<std::size_t>(j) * key_stride, static_cast<std::size_t>(K));
+        }
+        for (std::size_t v = 0; v < heads; ++v) {  // keys after a row's own position are hidden from it
+          const auto row = static_cast<std::int64_t>(v) / H;
+          const std::int64_t seen = row >= item.rows ? 0 : pruned ? n : rows[item.first_row + row].position + 1 - k0;
+          visible[v] = static_cast<std::uint32_t>(std::clamp<std::int64_t>(seen, 0, n));
+        }
+        attend(query, key_block, key_stride, static_cast<std::size_t>(n), visible, state, kernel_scratch);
+      }
+      if (splits == 1) {
+        for (std::int64_t v = 0; v < item.rows * H; ++v) {
+          const float inverse = 1.0f / state.sum[v];
+          float* out = latent_out + (item.first_row * H + v) * C;
+          for (std::int64_t i = 0; i < C; ++i) out[i] = state.acc[v * C + i] * inverse;
+        }
+      }
+    }
+  });
+
+  if (splits > 1) {  // merge the splits of each item: rescale every partial to the common max
+    for (std::int64_t i = 0; i < item_count; ++i) {
+      const AttentionWorkItem& item = items[static_cast<std::size_t>(i)];
+      const std::int64_t heads = padded_heads(item.rows * H);
+      for (std::int64_t v = 0; v < item.rows * H; ++v) {
+        float top = -std::numeric_limits<float>::infinity();
+        for (std::int64_t s = 0; s < splits; ++s) top = std::max(top, partial[(i * splits + s) * state_floats + v]);
+        float* out = latent_out + (item.first_row * H + v) * C;
+        std::fill(out, out + C, 0.0f);
+        float sum = 0.0f;
+        for (std::int64_t s = 0; s < splits; ++s) {
+          const float* base = partial + (i * splits + s) * state_floats;
+          const float weight = std::exp(base[v] - top);
+          sum += base[heads + v] * weight;
+          const float* acc = base + 2 * heads + v * C;
+          for (std::int64_t ch = 0; ch < C; ++ch) out[ch] += acc[ch] * weight;
+        }
+        for (std::int64_t ch = 0; ch < C; ++ch) out[ch] /= sum;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace dsv32
