@@ -44,6 +44,13 @@ std::int32_t argmax(std::span<const float> row) {
   return static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
 }
 
+// The next input of sequence s at step i. Random weights send every sequence to the same argmax
+// token, and so every sequence to the same experts, which real concurrent requests do not do;
+// a per-sequence, per-step offset keeps the batch's tokens (and its routing) apart.
+std::int32_t distinct_input(std::int32_t best, std::int64_t s, std::int64_t i, std::int64_t vocab) {
+  return static_cast<std::int32_t>((best + 7919 * s + 104729 * i) % vocab);
+}
+
 // STREAM-like read bandwidth with the engine's own threads: each sums its part of a buffer far
 // larger than the caches (decode only reads weights, so reading is the figure that bounds it).
 double read_bandwidth_gb_s(ThreadPool& pool) {
@@ -190,7 +197,10 @@ nlohmann::json run_bench(const Options& options) {
       steps[static_cast<std::size_t>(s)] = SequenceStep{.tokens = std::span(&next[static_cast<std::size_t>(s)], 1), .cache = caches[static_cast<std::size_t>(s)].get()};
     }
     const auto logits = model.forward(steps);
-    for (std::int64_t s = 0; s < C; ++s) next[static_cast<std::size_t>(s)] = argmax(logits.subspan(static_cast<std::size_t>(s * config.vocab_size), static_cast<std::size_t>(config.vocab_size)));
+    for (std::int64_t s = 0; s < C; ++s) {
+      const std::int32_t best = argmax(logits.subspan(static_cast<std::size_t>(s * config.vocab_size), static_cast<std::size_t>(config.vocab_size)));
+      next[static_cast<std::size_t>(s)] = distinct_input(best, s, i, config.vocab_size);
+    }
   }
   const double decode_s = seconds_since(start);
   const double decode_tok_s = options.gen > 0 ? static_cast<double>(C * options.gen) / decode_s : 0.0;

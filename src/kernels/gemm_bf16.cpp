@@ -9,10 +9,10 @@
 namespace dsv32 {
 namespace {
 
-void tile_scalar(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-                 float* tile) {
+void tile_tokens(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                 float* tile, std::size_t tokens) {
   for (std::size_t r = 0; r < kGemmTileRows; ++r) {
-    for (std::size_t t = 0; t < kGemmTileTokens; ++t) {
+    for (std::size_t t = 0; t < tokens; ++t) {
       float sum = 0.0f;
       for (std::size_t i = 0; i < col_pairs; ++i) {
         const std::uint16_t* pair = packed_block + (i * kGemmTileTokens + t) * 2;
@@ -24,14 +24,28 @@ void tile_scalar(const std::uint16_t* w, std::size_t row_stride, const std::uint
   }
 }
 
+void tile_scalar(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                 float* tile) {
+  tile_tokens(w, row_stride, packed_block, col_pairs, tile, kGemmTileTokens);
+}
+
+void tile_half_scalar(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                      float* tile) {
+  tile_tokens(w, row_stride, packed_block, col_pairs, tile, kGemmTileTokens / 2);
+}
+
 void round_scalar(const float* src, std::uint16_t* dst, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+}
+
+void e4m3_scalar(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(e4m3_to_f32(src[i]) * scale);
 }
 
 }  // namespace
 
 const GemmBf16Kernels& scalar_gemm_bf16() {
-  static const GemmBf16Kernels kernels{"scalar", tile_scalar, round_scalar};
+  static const GemmBf16Kernels kernels{"scalar", tile_scalar, tile_half_scalar, round_scalar, e4m3_scalar};
   return kernels;
 }
 

@@ -23,7 +23,10 @@ using GemmTileBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, co
 struct GemmBf16Kernels {
   const char* name;
   GemmTileBf16 tile;
+  GemmTileBf16 tile_half;  // the same for the block's first 16 tokens only (tile[r * 32 + t], t < 16)
   void (*round_to_bf16)(const float* src, std::uint16_t* dst, std::size_t n);  // nearest even
+  // dst = bf16(e4m3(src) * scale), as round_to_bf16 of the dequantised float32 values.
+  void (*e4m3_to_bf16)(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n);
 };
 
 const GemmBf16Kernels& scalar_gemm_bf16();

@@ -49,6 +49,14 @@ void decode_rows(const VectorOps& ops, float* scratch, const Weight& weight, Con
     if (!fused_rows_ok(weight, r)) {
       for (int i = 0; i < 4; ++i) weight.row_to_f32(r + i, scratch + i * cols, ops);
     }
+    if (weight.dtype == DType::F8_E4M3 && x.rows > 1 && fused_rows_ok(weight, r)) {
+      const auto row = static_cast<std::size_t>(weight.first_row + r);
+      const float* scales = weight.block_scales + (weight.first_row + r) / kFp8BlockSize * weight.scale_cols;
+      ops.dot4_e4m3_tokens(weight.data + row * static_cast<std::size_t>(cols), static_cast<std::size_t>(cols), scales, x.data,
+                           static_cast<std::size_t>(x.stride), static_cast<std::size_t>(x.rows), static_cast<std::size_t>(cols),
+                           y.data + r, static_cast<std::size_t>(y.stride));
+      continue;
+    }
     for (std::int64_t t = 0; t < x.rows; ++t) {
       float out[4];
       if (fused_rows_ok(weight, r)) {
@@ -124,6 +132,13 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
         const std::int64_t r = r0 + std::min(i, n - 1);
         if (weight.dtype == DType::BF16) {
           std::copy_n(stored + r * cols, cols, scratch + i * cols);
+        } else if (weight.dtype == DType::F8_E4M3) {
+          const std::int64_t row = weight.first_row + r;
+          const float* scales = weight.block_scales + row / kFp8BlockSize * weight.scale_cols;
+          for (std::int64_t c = 0; c < cols; c += kFp8BlockSize) {
+            kernels.e4m3_to_bf16(weight.data + row * cols + c, scales[c / kFp8BlockSize], scratch + i * cols + c,
+                                 static_cast<std::size_t>(std::min(kFp8BlockSize, cols - c)));
+          }
         } else {
           weight.row_to_f32(r, row_f32, ops);
           kernels.round_to_bf16(row_f32, scratch + i * cols, static_cast<std::size_t>(cols));
@@ -133,7 +148,8 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
     for (std::int64_t t0 = 0; t0 < tokens; t0 += kGemmTileTokens) {
       const std::int64_t tokens_here = std::min(kGemmTileTokens, tokens - t0);
       for (std::int64_t g = 0; g < n; g += kGemmTileRows) {
-        kernels.tile(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile);
+        const GemmTileBf16 tile_fn = tokens_here <= kGemmTileTokens / 2 ? kernels.tile_half : kernels.tile;
+        tile_fn(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile);
         const std::int64_t rows_here = std::min(kGemmTileRows, n - g);
         for (std::int64_t t = 0; t < tokens_here; ++t) {
           float* y_row = y.data + (t0 + t) * y.stride + r0 + g;
@@ -146,7 +162,7 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
 
 // Rounding a weight block to bf16 costs about as much as applying it to a few rows in float32,
 // so small batches stay on the float32 path unless the weight is stored in bf16.
-constexpr std::int64_t kBf16MinRows = 32;
+constexpr std::int64_t kBf16MinRows = 16;
 
 bool use_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
   if (ctx.precision() != Precision::BF16 || weight.cols % 2 != 0) return false;

@@ -176,35 +176,70 @@ __m512 e4m3x16_to_f32_times_2e_120(__m128i codes16) {
 // as the f16 route's value * 2^-8 * (scale * 2^8)); larger scales take the f16 route.
 constexpr float kTwoTo120 = 1.329227995784916e36f;
 
-void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
-               std::size_t n, float* out) {
+// Decode streams each weight row once; asking for the line this far ahead of the loads keeps
+// more of them in flight than the hardware prefetcher alone (measured on the bench preset's FP8
+// weights: 41.0 -> 41.7 tok/s over three runs each; no gain on the bf16 head, so not there).
+constexpr std::size_t kPrefetchBytes = 2048;
+
+// Row by row (one sequential stream through the weights, which the hardware prefetcher keeps
+// ahead of; interleaving the four rows measured slower), each converted weight vector applied
+// to every token: Tokens independent FMA chains, each (row, token) accumulating in one register
+// over c in order, as dot4 on the dequantised rows. Tokens is a template parameter so that the
+// accumulators stay in registers.
+template <int Tokens, bool FastRoute, bool Tail = false>
+inline void e4m3_step(const std::uint8_t* row, float scale, const float* x, std::size_t x_stride, std::size_t c, __mmask16 mask,
+                      __m512 (&acc)[4]) {
+  const __m128i codes = Tail ? _mm_maskz_loadu_epi8(mask, row + c) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c));
+  const __m512 w = _mm512_mul_ps(FastRoute ? e4m3x16_to_f32_times_2e_120(codes) : e4m3x16_to_f32_times_2e_8(codes),
+                                 _mm512_set1_ps(scale * (FastRoute ? kTwoTo120 : 256.0f)));
+#pragma GCC unroll 4
+  for (int t = 0; t < Tokens; ++t) {
+    const __m512 xv = Tail ? _mm512_maskz_loadu_ps(mask, x + t * x_stride + c) : _mm512_loadu_ps(x + t * x_stride + c);
+    acc[t] = _mm512_fmadd_ps(w, xv, acc[t]);
+  }
+}
+
+template <int Tokens>
+void dot4_e4m3_fixed(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
+                     std::size_t x_stride, std::size_t n, float* out, std::size_t out_stride) {
   bool small_scales = true;
   for (std::size_t b = 0; b < (n + 127) / 128; ++b) small_scales = small_scales && std::fabs(block_scales[b]) <= 128.0f;
-  for (int r = 0; r < 4; ++r) {  // row by row, as dot4
+  for (int r = 0; r < 4; ++r) {
     const std::uint8_t* row = rows + r * row_stride;
-    __m512 acc = _mm512_setzero_ps();
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     std::size_t c = 0;
     if (small_scales) {
       for (; c + 16 <= n; c += 16) {
-        const __m512 scale = _mm512_set1_ps(block_scales[c / 128] * kTwoTo120);
-        const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c));
-        acc = _mm512_fmadd_ps(_mm512_mul_ps(e4m3x16_to_f32_times_2e_120(codes), scale), _mm512_loadu_ps(x + c), acc);
+        if (c % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + c) + kPrefetchBytes, _MM_HINT_T0);
+        e4m3_step<Tokens, true>(row, block_scales[c / 128], x, x_stride, c, 0xFFFF, acc);
       }
     } else {
-      for (; c + 16 <= n; c += 16) {
-        const __m512 scale = _mm512_set1_ps(block_scales[c / 128] * 256.0f);
-        const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c));
-        acc = _mm512_fmadd_ps(_mm512_mul_ps(e4m3x16_to_f32_times_2e_8(codes), scale), _mm512_loadu_ps(x + c), acc);
-      }
+      for (; c + 16 <= n; c += 16) e4m3_step<Tokens, false>(row, block_scales[c / 128], x, x_stride, c, 0xFFFF, acc);
     }
     if (c < n) {
-      const __mmask16 mask = static_cast<__mmask16>((1u << (n - c)) - 1);
-      const __m512 scale = _mm512_set1_ps(block_scales[c / 128] * 256.0f);
-      const __m128i codes = _mm_maskz_loadu_epi8(mask, row + c);
-      acc = _mm512_fmadd_ps(_mm512_mul_ps(e4m3x16_to_f32_times_2e_8(codes), scale), _mm512_maskz_loadu_ps(mask, x + c), acc);
+      e4m3_step<Tokens, false, true>(row, block_scales[c / 128], x, x_stride, c, static_cast<__mmask16>((1u << (n - c)) - 1), acc);
     }
-    out[r] = _mm512_reduce_add_ps(acc);
+#pragma GCC unroll 4
+    for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[t]);
   }
+}
+
+void dot4_e4m3_tokens(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
+                      std::size_t x_stride, std::size_t tokens, std::size_t n, float* out, std::size_t out_stride) {
+  for (; tokens >= 4; tokens -= 4, x += 4 * x_stride, out += 4 * out_stride) {
+    dot4_e4m3_fixed<4>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride);
+  }
+  switch (tokens) {
+    case 3: dot4_e4m3_fixed<3>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;
+    case 2: dot4_e4m3_fixed<2>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;
+    case 1: dot4_e4m3_fixed<1>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;
+    default: break;
+  }
+}
+
+void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
+               std::size_t n, float* out) {
+  dot4_e4m3_fixed<1>(rows, row_stride, block_scales, x, n, n, out, 1);
 }
 
 __m512 bf16x16_to_f32(const std::uint16_t* src) {
@@ -231,7 +266,7 @@ void dot4_bf16(const std::uint16_t* rows, std::size_t row_stride, const float* x
 }  // namespace
 
 const VectorOps* avx512_vector_ops() {
-  static const VectorOps ops{"avx512", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, axpy, axpy4, bf16_row, f16_row, e4m3_row};
+  static const VectorOps ops{"avx512", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row};
   __builtin_cpu_init();
   const bool usable = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");

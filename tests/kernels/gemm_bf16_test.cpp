@@ -32,6 +32,13 @@ TEST(GemmBf16Test, Avx512TileMatchesScalar) {
     std::vector<float> ours(kGemmTileRows * kGemmTileTokens), reference(ours.size());
     fast->tile(w.data(), row_stride, packed.data(), pairs, ours.data());
     scalar_gemm_bf16().tile(w.data(), row_stride, packed.data(), pairs, reference.data());
+    std::vector<float> half(ours.size(), -1.0f);
+    fast->tile_half(w.data(), row_stride, packed.data(), pairs, half.data());
+    for (std::size_t i = 0; i < ours.size(); ++i) {
+      if (i % kGemmTileTokens < kGemmTileTokens / 2) {
+        EXPECT_EQ(half[i], ours[i]) << "tile_half, pairs=" << pairs << " at " << i;
+      }
+    }
     for (std::size_t r = 0; r < kGemmTileRows; ++r) {
       for (std::size_t t = 0; t < kGemmTileTokens; ++t) {
         double magnitude = 0.0;
@@ -60,6 +67,21 @@ TEST(GemmBf16Test, Avx512RoundingMatchesScalarBitwise) {
   fast->round_to_bf16(values.data(), ours.data(), values.size());
   scalar_gemm_bf16().round_to_bf16(values.data(), reference.data(), values.size());
   for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(ours[i], reference[i]) << "value " << values[i];
+}
+
+TEST(GemmBf16Test, Avx512E4m3ConversionMatchesScalarBitwise) {
+  const GemmBf16Kernels* fast = avx512_gemm_bf16();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  std::vector<std::uint8_t> codes;
+  for (int code = 0; code < 256; ++code) {
+    if ((code & 0x7F) != 0x7F) codes.push_back(static_cast<std::uint8_t>(code));
+  }
+  for (const float scale : {1.0f, 0.0078125f, 3.0f, 1e-3f}) {
+    std::vector<std::uint16_t> ours(codes.size()), reference(codes.size());
+    fast->e4m3_to_bf16(codes.data(), scale, ours.data(), codes.size());
+    scalar_gemm_bf16().e4m3_to_bf16(codes.data(), scale, reference.data(), codes.size());
+    for (std::size_t i = 0; i < codes.size(); ++i) EXPECT_EQ(ours[i], reference[i]) << "code " << int(codes[i]) << " scale " << scale;
+  }
 }
 
 TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {
@@ -106,7 +128,7 @@ TEST(GemmBf16Test, LinearInBf16ModeWithBf16Weights) {
   const std::int64_t rows = 75, cols = 96;  // a short last tile of rows; odd token counts
   const auto values = random_bf16(rows * cols, 5);
   const Weight weight{DType::BF16, reinterpret_cast<const std::uint8_t*>(values.data()), rows, cols};
-  for (const std::int64_t tokens : {5, 32, 33, 70}) expect_bf16_linear_matches(weight, tokens, 6);
+  for (const std::int64_t tokens : {5, 16, 17, 32, 33, 70}) expect_bf16_linear_matches(weight, tokens, 6);
   expect_bf16_linear_matches(weight.row_slice(8, 64), 40, 7);  // whole tiles used in place
 }
 
