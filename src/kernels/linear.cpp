@@ -8,9 +8,10 @@
 namespace dsv32 {
 namespace {
 
-// Up to this many activation rows, weights are converted in registers for each row (memory-bound
-// decode); beyond it, a block of rows is dequantised once into scratch and reused by all of them.
-constexpr std::int64_t kFusedMaxRows = 4;
+// Up to this many activation rows, weights are converted in registers (memory-bound decode, a
+// few sequences sharing an expert); beyond it, a block of rows is dequantised once into
+// scratch and reused by all of them.
+constexpr std::int64_t kFusedMaxRows = 8;
 
 // Rows r..r+3 in the fused kernels: stored format, and one FP8 scale row for all four.
 bool fused_rows_ok(const Weight& weight, std::int64_t r) {
@@ -163,10 +164,11 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
 // Rounding a weight block to bf16 costs about as much as applying it to a few rows in float32,
 // so small batches stay on the float32 path unless the weight is stored in bf16.
 constexpr std::int64_t kBf16MinRows = 16;
+constexpr std::int64_t kBf16StoredMinRows = 5;
 
 bool use_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
   if (ctx.precision() != Precision::BF16 || weight.cols % 2 != 0) return false;
-  return weight.dtype == DType::BF16 ? x.rows > kFusedMaxRows : x.rows >= kBf16MinRows;
+  return x.rows >= (weight.dtype == DType::BF16 ? kBf16StoredMinRows : kBf16MinRows);
 }
 
 void gemm_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, const std::uint16_t* packed,

@@ -28,7 +28,7 @@ struct VectorOps {
   void (*dot4_e4m3)(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
                     std::size_t n, float* out);
   void (*dot4_bf16)(const std::uint16_t* rows, std::size_t row_stride, const float* x, std::size_t n, float* out);
-  // dot4_e4m3 for up to 4 activation rows (x_stride apart) at once, out[t * out_stride + i]
+  // dot4_e4m3 for several activation rows (x_stride apart) at once, out[t * out_stride + i]
   // bitwise equal to dot4_e4m3 on row t: each weight is converted once for all of them (a few
   // decoding sequences sharing an expert).
   void (*dot4_e4m3_tokens)(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,

@@ -188,11 +188,11 @@ constexpr std::size_t kPrefetchBytes = 2048;
 // accumulators stay in registers.
 template <int Tokens, bool FastRoute, bool Tail = false>
 inline void e4m3_step(const std::uint8_t* row, float scale, const float* x, std::size_t x_stride, std::size_t c, __mmask16 mask,
-                      __m512 (&acc)[4]) {
+                      __m512 (&acc)[8]) {
   const __m128i codes = Tail ? _mm_maskz_loadu_epi8(mask, row + c) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c));
   const __m512 w = _mm512_mul_ps(FastRoute ? e4m3x16_to_f32_times_2e_120(codes) : e4m3x16_to_f32_times_2e_8(codes),
                                  _mm512_set1_ps(scale * (FastRoute ? kTwoTo120 : 256.0f)));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int t = 0; t < Tokens; ++t) {
     const __m512 xv = Tail ? _mm512_maskz_loadu_ps(mask, x + t * x_stride + c) : _mm512_loadu_ps(x + t * x_stride + c);
     acc[t] = _mm512_fmadd_ps(w, xv, acc[t]);
@@ -206,7 +206,9 @@ void dot4_e4m3_fixed(const std::uint8_t* rows, std::size_t row_stride, const flo
   for (std::size_t b = 0; b < (n + 127) / 128; ++b) small_scales = small_scales && std::fabs(block_scales[b]) <= 128.0f;
   for (int r = 0; r < 4; ++r) {
     const std::uint8_t* row = rows + r * row_stride;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) acc[t] = _mm512_setzero_ps();
     std::size_t c = 0;
     if (small_scales) {
       for (; c + 16 <= n; c += 16) {
@@ -219,17 +221,21 @@ void dot4_e4m3_fixed(const std::uint8_t* rows, std::size_t row_stride, const flo
     if (c < n) {
       e4m3_step<Tokens, false, true>(row, block_scales[c / 128], x, x_stride, c, static_cast<__mmask16>((1u << (n - c)) - 1), acc);
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[t]);
   }
 }
 
 void dot4_e4m3_tokens(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
                       std::size_t x_stride, std::size_t tokens, std::size_t n, float* out, std::size_t out_stride) {
-  for (; tokens >= 4; tokens -= 4, x += 4 * x_stride, out += 4 * out_stride) {
-    dot4_e4m3_fixed<4>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride);
+  for (; tokens >= 8; tokens -= 8, x += 8 * x_stride, out += 8 * out_stride) {
+    dot4_e4m3_fixed<8>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride);
   }
   switch (tokens) {
+    case 7: dot4_e4m3_fixed<7>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;
+    case 6: dot4_e4m3_fixed<6>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;
+    case 5: dot4_e4m3_fixed<5>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;
+    case 4: dot4_e4m3_fixed<4>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;
     case 3: dot4_e4m3_fixed<3>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;
     case 2: dot4_e4m3_fixed<2>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;
     case 1: dot4_e4m3_fixed<1>(rows, row_stride, block_scales, x, x_stride, n, out, out_stride); break;

@@ -107,10 +107,10 @@ TEST_P(VectorOpsTest, FusedE4m3MatchesDequantisedRowsForAnyScale) {
     ops.dot4(rows.data(), n, x.data(), n, via_rows);
     for (int r = 0; r < 4; ++r) EXPECT_EQ(fused[r], via_rows[r]) << ops.name << " scale " << base << " row " << r;
     // Several tokens at once: each token's outputs equal the one-token kernel's.
-    const auto xs = random_floats(5 * (n + 3), 14);
-    float many[5 * 6];
-    ops.dot4_e4m3_tokens(codes.data(), n, scales.data(), xs.data(), n + 3, 5, n, many, 6);
-    for (std::size_t t = 0; t < 5; ++t) {
+    const auto xs = random_floats(11 * (n + 3), 14);
+    float many[11 * 6];
+    ops.dot4_e4m3_tokens(codes.data(), n, scales.data(), xs.data(), n + 3, 11, n, many, 6);
+    for (std::size_t t = 0; t < 11; ++t) {
       float one[4];
       ops.dot4_e4m3(codes.data(), n, scales.data(), xs.data() + t * (n + 3), n, one);
       for (int r = 0; r < 4; ++r) EXPECT_EQ(many[t * 6 + r], one[r]) << ops.name << " token " << t << " row " << r;
