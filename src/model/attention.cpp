@@ -165,14 +165,16 @@ void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const 
 
   // q̃[t, h] = W_UK[h]ᵀ · q_nope[t, h]; each thread owns whole heads (disjoint weight rows).
   float* q_absorbed = grow(ws_.q_absorbed, T * H * C);
-  std::fill(q_absorbed, q_absorbed + T * H * C, 0.0f);
-  ctx_.pool().parallel_for(static_cast<std::size_t>(H), [&](std::size_t begin, std::size_t end, unsigned thread) {
-    for (auto h = static_cast<std::int64_t>(begin); h < static_cast<std::int64_t>(end); ++h) {
-      const Weight w_uk = w.kv_b_proj.row_slice(h * (dn + dv), dn);
-      linear_transposed_accumulate(ops, ctx_.scratch(thread, static_cast<std::size_t>(4 * C)), w_uk, {q + h * qk, T, H * qk},
-                                   {q_absorbed + h * C, T, H * C});
-    }
-  });
+  if (!absorb_queries_bf16(layer, T, q, q_absorbed)) {
+    std::fill(q_absorbed, q_absorbed + T * H * C, 0.0f);
+    ctx_.pool().parallel_for(static_cast<std::size_t>(H), [&](std::size_t begin, std::size_t end, unsigned thread) {
+      for (auto h = static_cast<std::int64_t>(begin); h < static_cast<std::int64_t>(end); ++h) {
+        const Weight w_uk = w.kv_b_proj.row_slice(h * (dn + dv), dn);
+        linear_transposed_accumulate(ops, ctx_.scratch(thread, static_cast<std::size_t>(4 * C)), w_uk, {q + h * qk, T, H * qk},
+                                     {q_absorbed + h * C, T, H * C});
+      }
+    });
+  }
 
   // Scores over the selected keys with an online softmax, accumulating the latent values.
   float* latent_out = grow(ws_.latent_out, T * H * C);
@@ -193,15 +195,13 @@ void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const 
     }
   }
 
-  // o[t, h] = W_UV[h] · latent_out[t, h], then the output projection.
+  // o[t, h] = W_UV[h] · latent_out[t, h], one job per head, then the output projection.
   float* heads_out = grow(ws_.heads_out, T * H * dv);
-  ctx_.pool().parallel_for(static_cast<std::size_t>(H), [&](std::size_t begin, std::size_t end, unsigned thread) {
-    for (auto h = static_cast<std::int64_t>(begin); h < static_cast<std::int64_t>(end); ++h) {
-      const Weight w_uv = w.kv_b_proj.row_slice(h * (dn + dv) + dn, dv);
-      linear_serial(ops, ctx_.scratch(thread, static_cast<std::size_t>(4 * C)), w_uv, {latent_out + h * C, T, H * C},
-                    {heads_out + h * dv, T, H * dv});
-    }
-  });
+  LinearJob* jobs = grow(ws_.linear_jobs, H);
+  for (std::int64_t h = 0; h < H; ++h) {
+    jobs[h] = {w.kv_b_proj.row_slice(h * (dn + dv) + dn, dv), {latent_out + h * C, T, H * C}, {heads_out + h * dv, T, H * dv}};
+  }
+  linear_batch(ctx_, std::span<const LinearJob>(jobs, static_cast<std::size_t>(H)));
   linear(ctx_, w.o_proj, {heads_out, T, H * dv}, {out, T, D});
 }
 

@@ -28,6 +28,62 @@ std::int64_t padded_heads(std::int64_t heads) {
 
 }  // namespace
 
+// q̃[t, h] = W_UK[h]ᵀ · q_nope[t, h] as a bf16 product with the roles of the tile swapped: the
+// queries are the tile's rows and W_UK's columns, 32 at a time with its rows paired, are the
+// packed block, so the transposed use of the weight needs no transposed copy of it.
+bool Model::absorb_queries_bf16(std::int64_t layer, std::int64_t T, const float* q, float* q_absorbed) {
+  const ModelConfig& c = config_;
+  const GemmBf16Kernels& kernels = best_gemm_bf16();
+  const std::int64_t H = c.num_attention_heads, dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim;
+  const std::int64_t C = c.kv_lora_rank, qk = dn + dr;
+  if (ctx_.precision() != Precision::BF16 || fast_attend_block_bf16() == nullptr || T < kGemmTileTokens / 2 || C % 32 != 0 ||
+      dn % 2 != 0) {
+    return false;
+  }
+  const Weight& kv_b = weights_.layers[static_cast<std::size_t>(layer)].attention.kv_b_proj;
+  const std::int64_t padded_tokens = (T + kGemmTileRows - 1) / kGemmTileRows * kGemmTileRows;
+  std::uint16_t* queries = grow(ws_.absorb_queries, H * padded_tokens * dn);  // [H][padded tokens][dn]
+  ctx_.pool().parallel_for(static_cast<std::size_t>(H * padded_tokens), [&](std::size_t begin, std::size_t end, unsigned) {
+    for (auto i = static_cast<std::int64_t>(begin); i < static_cast<std::int64_t>(end); ++i) {
+      const std::int64_t h = i / padded_tokens, t = i % padded_tokens;
+      if (t < T) {
+        kernels.round_to_bf16(q + t * H * qk + h * qk, queries + i * dn, static_cast<std::size_t>(dn));
+      } else {
+        std::fill(queries + i * dn, queries + (i + 1) * dn, std::uint16_t{0});
+      }
+    }
+  });
+  const std::int64_t column_blocks = C / kGemmTileTokens;
+  ctx_.pool().parallel_for(static_cast<std::size_t>(H * column_blocks), [&](std::size_t begin, std::size_t end, unsigned thread) {
+    std::uint16_t* packed = ctx_.scratch_u16(thread, static_cast<std::size_t>((dn + 1) * kGemmTileTokens));
+    std::uint16_t* row = packed + dn * kGemmTileTokens;
+    float* row_f32 = ctx_.scratch(thread, static_cast<std::size_t>(C + kGemmTileRows * kGemmTileTokens));
+    float* tile = row_f32 + C;
+    for (auto unit = static_cast<std::int64_t>(begin); unit < static_cast<std::int64_t>(end); ++unit) {
+      const std::int64_t h = unit / column_blocks, c0 = unit % column_blocks * kGemmTileTokens;
+      for (std::int64_t r = 0; r < dn; ++r) {  // W_UK[h] rows r, columns c0..c0+31, paired by row
+        const std::int64_t weight_row = h * (dn + dv) + r;
+        if (kv_b.dtype == DType::F8_E4M3) {
+          const std::int64_t full_row = kv_b.first_row + weight_row;
+          const float scale = kv_b.block_scales[full_row / kFp8BlockSize * kv_b.scale_cols + c0 / kFp8BlockSize];
+          kernels.e4m3_to_bf16(kv_b.data + full_row * C + c0, scale, row, static_cast<std::size_t>(kGemmTileTokens));
+        } else {
+          kv_b.row_to_f32(weight_row, row_f32, ctx_.ops());
+          kernels.round_to_bf16(row_f32 + c0, row, static_cast<std::size_t>(kGemmTileTokens));
+        }
+        for (std::int64_t j = 0; j < kGemmTileTokens; ++j) packed[((r / 2) * kGemmTileTokens + j) * 2 + r % 2] = row[j];
+      }
+      for (std::int64_t t0 = 0; t0 < T; t0 += kGemmTileRows) {
+        kernels.tile(queries + (h * padded_tokens + t0) * dn, static_cast<std::size_t>(dn), packed, static_cast<std::size_t>(dn / 2), tile);
+        for (std::int64_t r = 0; r < kGemmTileRows && t0 + r < T; ++r) {
+          std::copy_n(tile + r * kGemmTileTokens, kGemmTileTokens, q_absorbed + ((t0 + r) * H + h) * C + c0);
+        }
+      }
+    }
+  });
+  return true;
+}
+
 bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> rows, const float* q, const float* q_absorbed,
                                 float* latent_out) {
   const ModelConfig& c = config_;

@@ -41,6 +41,8 @@ class Model {
   void indexer_select(std::int64_t layer, std::span<const TokenRow> rows, const float* normed, const float* q_lora);
   // The bf16 mode's attention over the selected keys into latent_out (attention_bf16.cpp);
   // false when this mode or CPU has no such kernel and the float32 loop runs instead.
+  // q̃ = W_UKᵀ·q_nope in the bf16 mode (attention_bf16.cpp); false where the float32 loop runs.
+  bool absorb_queries_bf16(std::int64_t layer, std::int64_t T, const float* q, float* q_absorbed);
   void attention_core_f32(std::int64_t layer, std::span<const TokenRow> rows, const float* q, const float* q_absorbed,
                           float* latent_out);
   bool attention_core_bf16(std::int64_t layer, std::span<const TokenRow> rows, const float* q, const float* q_absorbed,

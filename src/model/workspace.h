@@ -30,6 +30,7 @@ struct Workspace {
   std::vector<std::int32_t> selection;                          // [T, max keys]
   std::vector<std::int64_t> selection_count;                    // [T]
   std::vector<float> attention_queries, attention_partials;    // bf16 attention core
+  std::vector<std::uint16_t> absorb_queries;
   std::vector<AttentionWorkItem> attention_items;
   std::vector<float> ffn_gate, ffn_up;                          // MLP / experts
   std::vector<float> router_scores, expert_in, expert_out;      // MoE
