@@ -84,8 +84,9 @@ double read_bandwidth_gb_s(ThreadPool& pool) {
 std::size_t mlp_bytes(const MlpWeights& mlp) { return mlp.gate.stored_bytes() + mlp.up.stored_bytes() + mlp.down.stored_bytes(); }
 
 // Weight bytes one decode step of `sequences` sequences must read: everything but the experts,
-// plus the routed experts expected to be active for that many independent tokens.
-double weight_bytes_per_step(const Model& model, std::int64_t sequences) {
+// plus the routed experts expected to be active for that many independent tokens. The indexer's
+// query and head-weight projections are read only by tokens with more than index_topk keys.
+double weight_bytes_per_step(const Model& model, std::int64_t sequences, std::int64_t context) {
   const ModelConfig& c = model.config();
   const ModelWeights& w = model.weights();
   double bytes = static_cast<double>(w.lm_head.stored_bytes());
@@ -94,7 +95,8 @@ double weight_bytes_per_step(const Model& model, std::int64_t sequences) {
     bytes += static_cast<double>(a.q_a_proj.stored_bytes() + a.q_b_proj.stored_bytes() + a.kv_a_proj_with_mqa.stored_bytes() +
                                  a.kv_b_proj.stored_bytes() + a.o_proj.stored_bytes());
     if (c.has_indexer) {
-      bytes += static_cast<double>(a.indexer.wq_b.stored_bytes() + a.indexer.wk.stored_bytes() + a.indexer.weights_proj.stored_bytes());
+      bytes += static_cast<double>(a.indexer.wk.stored_bytes());
+      if (context + 1 > c.index_topk) bytes += static_cast<double>(a.indexer.wq_b.stored_bytes() + a.indexer.weights_proj.stored_bytes());
     }
     if (!layer.is_moe) {
       bytes += static_cast<double>(mlp_bytes(layer.mlp));
@@ -207,7 +209,7 @@ nlohmann::json run_bench(const Options& options) {
 
   // Per decoded token: the step's weights shared by the C sequences, plus its own cache reads
   // (at the context in the middle of the timed tokens).
-  const double bytes_per_token = weight_bytes_per_step(model, C) / static_cast<double>(C) + cache_bytes_per_token(model, N + options.gen / 2);
+  const double bytes_per_token = weight_bytes_per_step(model, C, N + options.gen / 2) / static_cast<double>(C) + cache_bytes_per_token(model, N + options.gen / 2);
   const std::size_t peak_rss = peak_rss_bytes();  // before the probe's buffer
   const double bandwidth_gb_s = read_bandwidth_gb_s(ctx.pool());
   const double limit_tok_s = bandwidth_gb_s * 1e9 / bytes_per_token;

@@ -26,31 +26,57 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   const auto T = static_cast<std::int64_t>(rows.size());
   const std::int64_t Hi = c.index_n_heads, Di = c.index_head_dim, pairs = c.qk_rope_head_dim / 2, D = c.hidden_size;
 
-  float* q = grow(ws_.index_q, T * Hi * Di);
-  linear(ctx_, w.wq_b, {q_lora, T, c.q_lora_rank}, {q, T, Hi * Di});
+  // Only rows with more causal keys than index_topk select; the others attend to every key,
+  // so their query (the indexer's largest projection) is never needed and not computed.
+  std::int64_t* selecting = grow(ws_.index_rows, T);
+  std::int64_t S = 0;
+  for (std::int64_t t = 0; t < T; ++t) {
+    if (rows[t].position + 1 > c.index_topk) selecting[S++] = t;
+  }
+  const std::int64_t R = c.q_lora_rank;
+  const float* selected_q_lora = q_lora;
+  const float* selected_normed = normed;
+  if (S > 0 && S < T) {  // gathered, so that the projections see contiguous rows
+    float* gathered = grow(ws_.index_inputs, S * (R + D));
+    for (std::int64_t s = 0; s < S; ++s) {
+      std::copy_n(q_lora + selecting[s] * R, R, gathered + s * R);
+      std::copy_n(normed + selecting[s] * D, D, gathered + S * R + s * D);
+    }
+    selected_q_lora = gathered;
+    selected_normed = gathered + S * R;
+  }
+  float* q = grow(ws_.index_q, S * Hi * Di);
+  float* head_weights = grow(ws_.index_head_weights, S * Hi);
+  if (S > 0) {
+    linear(ctx_, w.wq_b, {selected_q_lora, S, R}, {q, S, Hi * Di});
+    linear(ctx_, w.weights_proj, {selected_normed, S, D}, {head_weights, S, Hi});
+  }
   float* k = grow(ws_.index_k, T * Di);
   linear(ctx_, w.wk, {normed, T, D}, {k, T, Di});
-  float* head_weights = grow(ws_.index_head_weights, T * Hi);
-  linear(ctx_, w.weights_proj, {normed, T, D}, {head_weights, T, Hi});
-  std::uint8_t* q_codes = grow(ws_.index_q_codes, T * Hi * Di);
-  float* q_scales = grow(ws_.index_q_scales, T * Hi);
+  std::uint8_t* q_codes = grow(ws_.index_q_codes, S * Hi * Di);
+  float* q_scales = grow(ws_.index_q_scales, S * Hi);
 
-  // Rope (half-split, rope part first), Hadamard rotation and FP8 quantisation of q and k;
-  // the new keys go to the cache before any query is scored.
+  // Rope (half-split, rope part first), Hadamard rotation and FP8 quantisation of k (every row)
+  // and q (the selecting rows: items T.. of the loop); the new keys go to the cache before any
+  // query is scored.
   const float head_factor = std::pow(static_cast<float>(Hi), -0.5f);
   const float dim_factor = std::pow(static_cast<float>(Di), -0.5f);
-  ctx_.pool().parallel_for(static_cast<std::size_t>(T), [&](std::size_t begin, std::size_t end, unsigned thread) {
+  ctx_.pool().parallel_for(static_cast<std::size_t>(T + S), [&](std::size_t begin, std::size_t end, unsigned thread) {
     auto* work = reinterpret_cast<double*>(ctx_.scratch(thread, static_cast<std::size_t>(2 * Di)));
-    for (auto t = static_cast<std::int64_t>(begin); t < static_cast<std::int64_t>(end); ++t) {
+    for (auto item = static_cast<std::int64_t>(begin); item < static_cast<std::int64_t>(end); ++item) {
+      const std::int64_t s = item - T, t = s < 0 ? item : selecting[s];
       float cos[kMaxRopePairs], sin[kMaxRopePairs];
       rope_.angles(rows[t].position, cos, sin);
-      for (std::int64_t h = 0; h < Hi; ++h) {
-        float* qh = q + (t * Hi + h) * Di;
-        Rope::rotate_half_split(qh, cos, sin, pairs);
-        hadamard_rotate(qh, static_cast<std::size_t>(Di), work);
-        act_quant_ue8m0(qh, static_cast<std::size_t>(Di), q_codes + (t * Hi + h) * Di, q_scales + t * Hi + h);
-        float& weight = head_weights[t * Hi + h];
-        weight = weight * head_factor * q_scales[t * Hi + h] * dim_factor;
+      if (s >= 0) {
+        for (std::int64_t h = 0; h < Hi; ++h) {
+          float* qh = q + (s * Hi + h) * Di;
+          Rope::rotate_half_split(qh, cos, sin, pairs);
+          hadamard_rotate(qh, static_cast<std::size_t>(Di), work);
+          act_quant_ue8m0(qh, static_cast<std::size_t>(Di), q_codes + (s * Hi + h) * Di, q_scales + s * Hi + h);
+          float& weight = head_weights[s * Hi + h];
+          weight = weight * head_factor * q_scales[s * Hi + h] * dim_factor;
+        }
+        continue;
       }
       float* kt = k + t * Di;
       layer_norm(kt, v.index_k_norm_weight.data(), v.index_k_norm_bias.data(), Di, 1e-6f, kt);
@@ -70,14 +96,11 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   const IndexScoresFn score_keys = Di % 16 == 0 && Di <= static_cast<std::int64_t>(kIndexMaxDim) ? best_index_scores() : &index_scores_scalar;
   std::int32_t* selection = grow(ws_.selection, T * c.index_topk);
   std::int64_t* counts = grow(ws_.selection_count, T);
-  for (std::int64_t t = 0; t < T; ++t) {
-    const std::int64_t keys = rows[t].position + 1;
-    if (keys <= c.index_topk) {
-      counts[t] = -1;
-      continue;
-    }
+  std::fill(counts, counts + T, -1);
+  for (std::int64_t s = 0; s < S; ++s) {
+    const std::int64_t t = selecting[s], keys = rows[t].position + 1;
     float* scores = grow(ws_.index_scores, keys);
-    pack_index_query(q_codes + t * Hi * Di, head_weights + t * Hi, Hi, Di, packed_q, padded_weights);
+    pack_index_query(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q, padded_weights);
     const IndexQuery query{packed_q, padded_weights, static_cast<std::size_t>(Di), static_cast<std::size_t>(padded_heads)};
     const SequenceCache& cache = *rows[t].cache;
     const std::int64_t run_tokens = cache.block_tokens();
@@ -90,7 +113,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
       }
     }, static_cast<std::size_t>(run_tokens));
     std::int32_t* order = ctx_.index_scratch(0, static_cast<std::size_t>(keys));
-    for (std::int64_t s = 0; s < keys; ++s) order[s] = static_cast<std::int32_t>(s);
+    for (std::int64_t key = 0; key < keys; ++key) order[key] = static_cast<std::int32_t>(key);
     std::nth_element(order, order + c.index_topk, order + keys,
                      [&](std::int32_t a, std::int32_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
     std::copy(order, order + c.index_topk, selection + t * c.index_topk);

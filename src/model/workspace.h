@@ -23,6 +23,8 @@ struct Workspace {
   std::vector<float> hidden, normed, branch;                    // [T, hidden]
   std::vector<float> q_lora, q, kv, q_absorbed, latent_out, heads_out;  // MLA
   std::vector<float> index_q, index_k, index_head_weights;     // indexer
+  std::vector<std::int64_t> index_rows;                         // rows that select
+  std::vector<float> index_inputs;                              // their gathered inputs
   std::vector<std::uint8_t> index_q_codes;
   std::vector<float> index_q_scales;
   std::vector<std::uint16_t> index_q_packed;                    // one query, kernels/index_scores.h
