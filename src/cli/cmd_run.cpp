@@ -13,6 +13,7 @@
 #include "chat/output_parser.h"
 #include "chat/request.h"
 #include "cli/commands.h"
+#include "cli/precision_option.h"
 #include "cli/default_model.h"
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
@@ -25,6 +26,7 @@ struct GenerateOptions {
   std::string model;
   bool thinking = false;
   unsigned threads = 0;
+  Precision precision = Precision::F32;
   std::int64_t kv_tokens = 32768;
   engine::SamplingParams sampling{.temperature = 1.0f, .top_p = 0.95f, .max_tokens = 512};
   std::uint64_t seed = 0;
@@ -34,6 +36,7 @@ void add_generate_options(CLI::App* cmd, GenerateOptions& o) {
   cmd->add_option("--model", o.model, "model directory (default: the tiny model, made on first use)");
   cmd->add_flag("--thinking", o.thinking, "thinking mode: the model reasons before it answers");
   cmd->add_option("--threads", o.threads, "threads (0: all cores)");
+  add_precision_option(cmd, o.precision);
   cmd->add_option("--kv-tokens", o.kv_tokens, "KV cache budget in tokens")->check(CLI::PositiveNumber);
   cmd->add_option("--temperature", o.sampling.temperature, "0: greedy")->check(CLI::Range(0.0, 100.0));
   cmd->add_option("--top-p", o.sampling.top_p)->check(CLI::Range(0.0, 1.0));
@@ -53,7 +56,8 @@ std::unique_ptr<engine::Engine> open_engine(const GenerateOptions& o) {
     ThreadPool pool(o.threads);
     dir = ensure_default_model(pool);
   }
-  return std::make_unique<engine::Engine>(engine::EngineOptions{.model_dir = dir, .threads = o.threads, .kv_cache_tokens = o.kv_tokens});
+  return std::make_unique<engine::Engine>(engine::EngineOptions{.model_dir = dir, .threads = o.threads, .precision = o.precision,
+                                                                .kv_cache_tokens = o.kv_tokens});
 }
 
 // Generates one assistant turn for `conversation`, printing it as it streams; returns the

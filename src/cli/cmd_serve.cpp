@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/precision_option.h"
 #include "cli/default_model.h"
 #include "server/engine_backend.h"
 #include "server/scripted_backend.h"
@@ -122,6 +123,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--served-model-name", options->served_names, "model name(s) to answer to; the first is listed")
       ->capture_default_str();
   cmd->add_option("--threads", e.threads, "engine threads (0: all cores)");
+  add_precision_option(cmd, e.precision);
   cmd->add_option("--kv-cache-tokens", e.kv_cache_tokens, "KV-cache budget in tokens")->capture_default_str();
   cmd->add_option("--kv-block-tokens", e.kv_block_tokens, "tokens per KV block")->capture_default_str();
   cmd->add_option("--max-batch-tokens", e.max_batch_tokens, "tokens per forward step")->capture_default_str();

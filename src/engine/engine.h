@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/sampling_params.h"
+#include "kernels/compute_context.h"
 
 namespace dsv32 {
 class Tokenizer;
@@ -25,6 +26,7 @@ struct EngineOptions {
   std::filesystem::path model_dir;
   std::optional<std::filesystem::path> tokenizer;  // default: find_tokenizer(model_dir)
   unsigned threads = 0;                  // 0: all cores
+  Precision precision = Precision::F32;  // of the model's batched products (kernels/compute_context.h)
   std::int64_t kv_cache_tokens = 65536;  // KV budget, in tokens (rounded up to whole blocks)
   std::int64_t kv_block_tokens = 64;
   std::int64_t max_batch_tokens = 2048;  // tokens per forward step (prefill chunks + decodes)

@@ -143,11 +143,10 @@ bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> ro
     std::uint16_t* key_block = packed + packed_values;
     std::fill(key_block, key_block + block_values, std::uint16_t{0});
     const std::size_t state_size = static_cast<std::size_t>(state_floats);
-    float* scratch = ctx_.scratch(thread, state_size + attention_scratch_floats(heads_cap) + static_cast<std::size_t>(K) + heads_cap);
+    float* scratch = ctx_.scratch(thread, state_size + attention_scratch_floats(heads_cap) + heads_cap);
     float* own_state = scratch;
     float* kernel_scratch = own_state + state_size;
-    float* key_row = kernel_scratch + attention_scratch_floats(heads_cap);
-    auto* visible = reinterpret_cast<std::uint32_t*>(key_row + K);
+    auto* visible = reinterpret_cast<std::uint32_t*>(kernel_scratch + attention_scratch_floats(heads_cap));
 
     for (auto index = static_cast<std::int64_t>(begin); index < static_cast<std::int64_t>(end); ++index) {
       const AttentionWorkItem& item = items[static_cast<std::size_t>(index / splits)];
@@ -168,11 +167,11 @@ bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> ro
         const std::int64_t n = std::min(static_cast<std::int64_t>(kAttentionBlockKeys), key_end - k0);
         for (std::int64_t j = 0; j < n; ++j) {
           const KvSlot slot = first.cache->slot(layer, pruned ? selection[k0 + j] : k0 + j);
-          for (std::int64_t b = 0; b < C / 128; ++b) {
-            ctx_.ops().e4m3_to_f32(slot.latent_codes + b * 128, slot.latent_scales[b], key_row + b * 128, 128);
+          std::uint16_t* key = key_block + static_cast<std::size_t>(j) * key_stride;
+          for (std::int64_t b = 0; b < C / 128; ++b) {  // exact: e4m3 times a power of two
+            rounding.e4m3_to_bf16(slot.latent_codes + b * 128, slot.latent_scales[b], key + b * 128, 128);
           }
-          std::copy_n(slot.rope_key, dr, key_row + C);
-          rounding.round_to_bf16(key_row, key_block + static_cast<std::size_t>(j) * key_stride, static_cast<std::size_t>(K));
+          rounding.round_to_bf16(slot.rope_key, key + C, static_cast<std::size_t>(dr));
         }
         for (std::size_t v = 0; v < heads; ++v) {  // keys after a row's own position are hidden from it
           const auto row = static_cast<std::int64_t>(v) / H;

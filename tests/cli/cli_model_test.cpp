@@ -101,3 +101,27 @@ TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
 
 }  // namespace
 }  // namespace dsv32
+
+namespace dsv32 {
+namespace {
+
+// --precision reaches the engine: both modes answer a prompt on a fresh tiny model, an unknown
+// mode is refused by name.
+TEST(CliModel, RunAnswersInBothPrecisions) {
+  const fs::path dir = temp_dir("cli-run-precision");
+  ASSERT_EQ(run("make-model --preset tiny --dtype fp8 --seed 4 --out " + (dir / "m").string(), dir / "make.txt"), 0)
+      << read_file(dir / "make.txt");
+  for (const std::string precision : {"f32", "bf16"}) {
+    const fs::path out = dir / (precision + ".txt");
+    ASSERT_EQ(run("run --model " + (dir / "m").string() + " --precision " + precision + " --temperature 0 --max-tokens 6 --threads 2 -p hello",
+                  out),
+              0)
+        << read_file(out);
+    EXPECT_FALSE(read_file(out).empty()) << precision;
+  }
+  EXPECT_NE(run("run --model " + (dir / "m").string() + " --precision f16 -p hello", dir / "bad.txt"), 0);
+  EXPECT_NE(read_file(dir / "bad.txt").find("--precision"), std::string::npos) << read_file(dir / "bad.txt");
+}
+
+}  // namespace
+}  // namespace dsv32
