@@ -52,7 +52,7 @@ const GemmBf16Kernels& scalar_gemm_bf16() {
 const GemmBf16Kernels& best_gemm_bf16() {
   static const GemmBf16Kernels& best = []() -> const GemmBf16Kernels& {
     const char* isa = std::getenv("DSV32_ISA");
-    if (isa != nullptr && std::string_view(isa) == "scalar") return scalar_gemm_bf16();
+    if (isa != nullptr && std::string_view(isa) != "avx512") return scalar_gemm_bf16();
     const GemmBf16Kernels* fast = avx512_gemm_bf16();
     return fast != nullptr ? *fast : scalar_gemm_bf16();
   }();

@@ -31,7 +31,8 @@ struct GemmBf16Kernels {
 
 const GemmBf16Kernels& scalar_gemm_bf16();
 const GemmBf16Kernels* avx512_gemm_bf16();  // nullptr when the CPU lacks AVX512-BF16
-// The fastest this CPU runs (DSV32_ISA=scalar forces the reference).
+// The fastest this CPU runs (DSV32_ISA=scalar|avx2 forces the reference, which linear() then
+// leaves aside for its float32 path).
 const GemmBf16Kernels& best_gemm_bf16();
 
 // Values pack_activations_bf16 writes for `tokens` rows of `cols` (even) values.

@@ -51,9 +51,13 @@ void index_scores_scalar(const IndexQuery& query, const std::uint8_t* key_codes,
 IndexScoresFn best_index_scores() {
   static const IndexScoresFn best = [] {
     const char* isa = std::getenv("DSV32_ISA");
-    if (isa != nullptr && std::string_view(isa) == "scalar") return &index_scores_scalar;
-    const IndexScoresFn fast = index_scores_avx512();
-    return fast != nullptr ? fast : &index_scores_scalar;
+    const std::string_view wanted = isa != nullptr ? isa : "";
+    if (wanted == "scalar") return &index_scores_scalar;
+    if (wanted != "avx2") {
+      if (const IndexScoresFn fast = index_scores_avx512()) return fast;
+    }
+    const IndexScoresFn avx2 = index_scores_avx2();
+    return avx2 != nullptr ? avx2 : &index_scores_scalar;
   }();
   return best;
 }

@@ -37,8 +37,9 @@ using IndexScoresFn = void (*)(const IndexQuery& query, const std::uint8_t* key_
 
 void index_scores_scalar(const IndexQuery& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
                          float* scores);
+IndexScoresFn index_scores_avx2();    // nullptr when the CPU lacks AVX2/FMA/F16C
 IndexScoresFn index_scores_avx512();  // nullptr when the CPU lacks AVX512-BF16
-// The fastest this CPU runs (DSV32_ISA=scalar forces the reference).
+// The fastest this CPU runs (DSV32_ISA=scalar|avx2 caps it, as for the vector tables).
 IndexScoresFn best_index_scores();
 
 }  // namespace dsv32

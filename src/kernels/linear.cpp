@@ -166,8 +166,10 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
 constexpr std::int64_t kBf16MinRows = 16;
 constexpr std::int64_t kBf16StoredMinRows = 5;
 
+// Without AVX512-BF16 (or with DSV32_ISA below avx512) the bf16 mode keeps the float32 path:
+// the scalar tile is a reference, far slower than float32 SIMD.
 bool use_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
-  if (ctx.precision() != Precision::BF16 || weight.cols % 2 != 0) return false;
+  if (ctx.precision() != Precision::BF16 || weight.cols % 2 != 0 || &best_gemm_bf16() == &scalar_gemm_bf16()) return false;
   return x.rows >= (weight.dtype == DType::BF16 ? kBf16StoredMinRows : kBf16MinRows);
 }
 

@@ -61,15 +61,26 @@ TEST(IndexScoresTest, ReferenceComputesTheFormula) {
 }
 
 // vdpbf16ps adds the odd then the even product of a pair with a rounding each, as the reference
-// does; the products are exact, so both paths give the same bits.
-TEST(IndexScoresTest, Avx512MatchesReferenceBitwise) {
-  const IndexScoresFn fast = index_scores_avx512();
-  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+// does; the products are exact, so every path gives the same bits.
+void expect_bitwise_equal_to_reference(IndexScoresFn fast) {
   for (const auto& [heads, dim, keys] : {std::tuple{64, 128, 131}, std::tuple{4, 32, 3}, std::tuple{130, 64, 9}}) {
     const Scenario s = make_scenario(heads, dim, keys, 2);
     const auto ours = run(fast, s), reference = run(index_scores_scalar, s);
     for (std::int64_t j = 0; j < keys; ++j) EXPECT_EQ(ours[j], reference[j]) << "heads " << heads << " dim " << dim << " key " << j;
   }
+}
+
+TEST(IndexScoresTest, Avx512MatchesReferenceBitwise) {
+  const IndexScoresFn fast = index_scores_avx512();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  expect_bitwise_equal_to_reference(fast);
+}
+
+// Float32 FMAs of exact products round as the reference's additions do.
+TEST(IndexScoresTest, Avx2MatchesReferenceBitwise) {
+  const IndexScoresFn fast = index_scores_avx2();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX2 on this CPU";
+  expect_bitwise_equal_to_reference(fast);
 }
 
 }  // namespace
