@@ -42,32 +42,44 @@ void scores(const IndexQuery& query, const std::uint8_t* key_codes, const float*
   for (std::size_t j0 = 0; j0 < n; j0 += 2) {
     const std::size_t m = std::min<std::size_t>(2, n - j0);
     for (std::size_t j = 0; j < 2; ++j) codes_to_f32(key_codes + (j0 + std::min(j, m - 1)) * dim, dim, keys[j]);
-    __m256 lanes[2][2];  // per key: lanes 0-7 and 8-15 of the reference's 16-lane head sum
+    // Per key, lanes 0-7 and 8-15 of the reference's 16-lane head sum.
+    __m256 lanes00 = _mm256_setzero_ps(), lanes01 = _mm256_setzero_ps(), lanes10 = _mm256_setzero_ps(), lanes11 = _mm256_setzero_ps();
     for (std::size_t chunk = 0; chunk < heads; chunk += kChunk) {
-      __m256 acc[2][4];
-      for (auto& key : acc) {
-        for (auto& a : key) a = _mm256_setzero_ps();
-      }
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+      const float* qc = q + chunk;
+      const auto accumulate = [&](std::size_t d) {  // exact products: fmadd rounds as a + b * c
+        const __m256 k0 = _mm256_set1_ps(keys[0][d]), k1 = _mm256_set1_ps(keys[1][d]);
+        const float* qd = qc + d * heads;
+        const __m256 q0 = _mm256_load_ps(qd), q1 = _mm256_load_ps(qd + 8), q2 = _mm256_load_ps(qd + 16), q3 = _mm256_load_ps(qd + 24);
+        a0 = _mm256_fmadd_ps(q0, k0, a0);
+        a1 = _mm256_fmadd_ps(q1, k0, a1);
+        a2 = _mm256_fmadd_ps(q2, k0, a2);
+        a3 = _mm256_fmadd_ps(q3, k0, a3);
+        b0 = _mm256_fmadd_ps(q0, k1, b0);
+        b1 = _mm256_fmadd_ps(q1, k1, b1);
+        b2 = _mm256_fmadd_ps(q2, k1, b2);
+        b3 = _mm256_fmadd_ps(q3, k1, b3);
+      };
       for (std::size_t i = 0; i < dim; i += 2) {
-        for (const std::size_t d : {i + 1, i}) {  // the odd product first, as vdpbf16ps
-          const __m256 k0 = _mm256_set1_ps(keys[0][d]), k1 = _mm256_set1_ps(keys[1][d]);
-          for (int g = 0; g < 4; ++g) {
-            const __m256 qv = _mm256_load_ps(q + d * heads + chunk + 8 * g);
-            acc[0][g] = _mm256_fmadd_ps(qv, k0, acc[0][g]);  // exact product, one rounding: as a + b * c
-            acc[1][g] = _mm256_fmadd_ps(qv, k1, acc[1][g]);
-          }
-        }
+        accumulate(i + 1);  // the odd product first, as vdpbf16ps
+        accumulate(i);
       }
-      for (int j = 0; j < 2; ++j) {
-        for (int g = 0; g < 4; ++g) {
-          const std::size_t h = chunk + 8 * static_cast<std::size_t>(g);
-          const __m256 term = _mm256_max_ps(acc[j][g], _mm256_setzero_ps());
-          const __m256 weight = _mm256_loadu_ps(query.weights + h);
-          __m256& lane = lanes[j][(h / 8) % 2];
-          lane = h < 16 ? _mm256_mul_ps(term, weight) : _mm256_fmadd_ps(term, weight, lane);
-        }
-      }
+      const float* w = query.weights + chunk;
+      const auto fold = [&](__m256 acc, std::size_t g, __m256& lane) {
+        const __m256 term = _mm256_max_ps(acc, _mm256_setzero_ps());
+        const __m256 weight = _mm256_loadu_ps(w + 8 * g);
+        lane = chunk + 8 * g < 16 ? _mm256_mul_ps(term, weight) : _mm256_fmadd_ps(term, weight, lane);
+      };
+      fold(a0, 0, lanes00);
+      fold(a1, 1, lanes01);
+      fold(a2, 2, lanes00);
+      fold(a3, 3, lanes01);
+      fold(b0, 0, lanes10);
+      fold(b1, 1, lanes11);
+      fold(b2, 2, lanes10);
+      fold(b3, 3, lanes11);
     }
+    const __m256 lanes[2][2] = {{lanes00, lanes01}, {lanes10, lanes11}};
     for (std::size_t j = 0; j < m; ++j) {
       alignas(32) float v[16];
       _mm256_store_ps(v, lanes[j][0]);

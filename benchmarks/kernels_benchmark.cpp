@@ -1,0 +1,139 @@
+// Google Benchmark of the hand-written kernels, each SIMD path next to its scalar reference:
+//   ./build/benchmarks/dsv32_kernel_bench [--benchmark_filter=REGEX]
+// Counters: FLOP/s (2 per multiply-add) or bytes/s of weights streamed.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/attention_bf16.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/index_scores.h"
+#include "kernels/linear.h"
+#include "kernels/number_formats.h"
+#include "kernels/vector_ops.h"
+
+namespace dsv32 {
+namespace {
+
+std::vector<std::uint8_t> random_codes(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::uint8_t> codes(n);
+  for (auto& code : codes) code = static_cast<std::uint8_t>(rng() % 0x70);  // finite, both signs not needed
+  return codes;
+}
+
+std::vector<std::uint16_t> random_bf16(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::uint16_t> values(n);
+  for (auto& v : values) v = f32_to_bf16(normal(rng));
+  return values;
+}
+
+// Decode GEMV: four FP8 rows against one activation row, over a 1024 x 4096 matrix.
+void decode_e4m3(benchmark::State& state, const VectorOps* ops) {
+  constexpr std::size_t kRows = 1024, kCols = 4096;
+  const auto codes = random_codes(kRows * kCols, 1);
+  const std::vector<float> scales(kCols / 128, 0.01f), x(kCols, 0.5f);
+  float out[4];
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < kRows; r += 4) {
+      ops->dot4_e4m3(codes.data() + r * kCols, kCols, scales.data(), x.data(), kCols, out);
+      benchmark::DoNotOptimize(out);
+    }
+  }
+  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Prefill: linear() of a 3072 x 1536 FP8 matrix on 512 tokens, two threads.
+void prefill_linear(benchmark::State& state, Precision precision) {
+  constexpr std::int64_t kRows = 3072, kCols = 1536, kTokens = 512;
+  ComputeContext ctx(2);
+  ctx.set_precision(precision);
+  const auto codes = random_codes(kRows * kCols, 2);
+  const std::vector<float> scales((kRows / 128) * (kCols / 128), 0.01f);
+  const Weight weight{DType::F8_E4M3, codes.data(), kRows, kCols, 0, scales.data(), kCols / 128};
+  std::vector<float> x(kTokens * kCols, 0.5f), y(kTokens * kRows);
+  for (auto _ : state) {
+    linear(ctx, weight, {x.data(), kTokens, kCols}, {y.data(), kTokens, kRows});
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * kRows * kCols * kTokens, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The bf16 tile alone (8 rows x 32 tokens x 1536 columns, in L1/L2).
+void gemm_tile(benchmark::State& state, const GemmBf16Kernels* kernels) {
+  constexpr std::size_t kPairs = 768;
+  const auto w = random_bf16(kGemmTileRows * 2 * kPairs, 3), packed = random_bf16(kGemmTileTokens * 2 * kPairs, 4);
+  float tile[kGemmTileRows * kGemmTileTokens];
+  for (auto _ : state) {
+    kernels->tile(w.data(), 2 * kPairs, packed.data(), kPairs, tile);
+    benchmark::DoNotOptimize(tile);
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * kGemmTileRows * kGemmTileTokens * 2 * kPairs, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The indexer: one query (64 heads x 128) against 4096 cached keys.
+void index_scores(benchmark::State& state, IndexScoresFn fn) {
+  constexpr std::int64_t kHeads = 64, kDim = 128, kKeys = 4096;
+  const auto q = random_codes(kHeads * kDim, 5), keys = random_codes(kKeys * kDim, 6);
+  const std::vector<float> weights(kHeads, 0.1f), key_scales(kKeys, 1.0f);
+  std::vector<std::uint16_t> packed(index_padded_heads(kHeads) * kDim);
+  std::vector<float> padded_weights(index_padded_heads(kHeads)), scores(kKeys);
+  pack_index_query(q.data(), weights.data(), kHeads, kDim, packed.data(), padded_weights.data());
+  const IndexQuery query{packed.data(), padded_weights.data(), kDim, static_cast<std::size_t>(index_padded_heads(kHeads))};
+  for (auto _ : state) {
+    fn(query, keys.data(), key_scales.data(), kKeys, scores.data());
+    benchmark::DoNotOptimize(scores.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * kHeads * kDim * kKeys, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// MLA attention of one decoded token (16 heads, latent 512 + rope 64) over 2048 selected keys.
+void attention(benchmark::State& state, AttendBlockBf16 attend) {
+  constexpr std::size_t kHeads = 16, kLatent = 512, kDim = 576, kKeys = 2048, kStride = kDim + 64;
+  const auto keys = random_bf16(kKeys * kStride, 7);
+  std::vector<float> queries(kHeads * kDim, 0.01f);
+  std::vector<std::uint16_t> packed(kHeads * kDim);
+  pack_attention_query(queries.data(), kDim, kHeads, 1.0f, kHeads, kDim, packed.data());
+  const AttentionBf16Query query{packed.data(), kHeads, kDim, kLatent};
+  std::vector<float> max(kHeads), sum(kHeads), acc(kHeads * kLatent), scratch(attention_scratch_floats(kHeads));
+  const AttentionBf16State attention_state{max.data(), sum.data(), acc.data(), kLatent};
+  const std::vector<std::uint32_t> visible(kHeads, kAttentionBlockKeys);
+  for (auto _ : state) {
+    reset_attention_state(attention_state, kHeads, kLatent);
+    for (std::size_t k0 = 0; k0 < kKeys; k0 += kAttentionBlockKeys) {
+      attend(query, keys.data() + k0 * kStride, kStride, kAttentionBlockKeys, visible.data(), attention_state, scratch.data());
+    }
+    benchmark::DoNotOptimize(acc.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * kHeads * kKeys * (kDim + kLatent), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void register_all() {
+  for (const VectorOps* ops : available_vector_ops()) {
+    benchmark::RegisterBenchmark((std::string("DecodeGemvE4m3/") + ops->name).c_str(), decode_e4m3, ops);
+  }
+  benchmark::RegisterBenchmark("PrefillLinear512/f32", prefill_linear, Precision::F32)->UseRealTime();
+  benchmark::RegisterBenchmark("PrefillLinear512/bf16", prefill_linear, Precision::BF16)->UseRealTime();
+  benchmark::RegisterBenchmark("GemmTileBf16/scalar", gemm_tile, &scalar_gemm_bf16());
+  if (const GemmBf16Kernels* fast = avx512_gemm_bf16()) benchmark::RegisterBenchmark("GemmTileBf16/avx512bf16", gemm_tile, fast);
+  benchmark::RegisterBenchmark("IndexScores4096/scalar", index_scores, &index_scores_scalar);
+  if (const IndexScoresFn fn = index_scores_avx2()) benchmark::RegisterBenchmark("IndexScores4096/avx2", index_scores, fn);
+  if (const IndexScoresFn fn = index_scores_avx512()) benchmark::RegisterBenchmark("IndexScores4096/avx512bf16", index_scores, fn);
+  benchmark::RegisterBenchmark("Attention2048/scalar", attention, &attend_block_bf16_scalar);
+  if (const AttendBlockBf16 fn = attend_block_bf16_avx512()) benchmark::RegisterBenchmark("Attention2048/avx512bf16", attention, fn);
+}
+
+}  // namespace
+}  // namespace dsv32
+
+int main(int argc, char** argv) {
+  dsv32::register_all();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
