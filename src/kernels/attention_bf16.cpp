@@ -33,7 +33,8 @@ std::size_t attention_scratch_floats(std::size_t heads) { return kAttentionBlock
 
 // The same steps as the AVX512-BF16 kernel: scores with the odd then the even product of each
 // pair (vdpbf16ps's order), masked; per head the new max, rescale, weights rounded to bf16 (the
-// sum adds the rounded weights), and values accumulated pair by pair in the same order.
+// sum adds the rounded weights), and values accumulated pair by pair in the same order. Only
+// e^x differs: std::exp here, a polynomial within 2 ulp there (clamped below at e^-87).
 void attend_block_bf16_scalar(const AttentionBf16Query& query, const std::uint16_t* keys, std::size_t key_stride, std::size_t n,
                               const std::uint32_t* visible, const AttentionBf16State& state, float* scratch) {
   const std::size_t heads = query.heads, pairs = query.dim / 2;

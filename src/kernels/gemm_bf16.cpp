@@ -16,8 +16,8 @@ void tile_tokens(const std::uint16_t* w, std::size_t row_stride, const std::uint
       float sum = 0.0f;
       for (std::size_t i = 0; i < col_pairs; ++i) {
         const std::uint16_t* pair = packed_block + (i * kGemmTileTokens + t) * 2;
+        sum += bf16_to_f32(w[r * row_stride + 2 * i + 1]) * bf16_to_f32(pair[1]);  // odd first, as vdpbf16ps
         sum += bf16_to_f32(w[r * row_stride + 2 * i]) * bf16_to_f32(pair[0]);
-        sum += bf16_to_f32(w[r * row_stride + 2 * i + 1]) * bf16_to_f32(pair[1]);
       }
       tile[r * kGemmTileTokens + t] = sum;
     }

@@ -20,7 +20,7 @@ constexpr std::int64_t kIndexHeadChunk = 64;  // heads are padded to a multiple 
 struct IndexQuery {
   const std::uint16_t* packed;
   const float* weights;
-  std::size_t dim;           // even, at most kIndexMaxDim
+  std::size_t dim;           // even, at most kIndexMaxDim; a multiple of 16 for the SIMD kernels
   std::size_t padded_heads;  // multiple of kIndexHeadChunk
 };
 
@@ -31,7 +31,9 @@ std::int64_t index_padded_heads(std::int64_t heads);
 void pack_index_query(const std::uint8_t* q_codes, const float* head_weights, std::int64_t heads, std::int64_t dim,
                       std::uint16_t* packed, float* padded_weights);
 
-// Scores of n keys stored contiguously (dim codes each, one scale each).
+// Scores of n keys stored contiguously (dim codes each, one scale each). The SIMD kernels read
+// the NaN codes 0x7F/0xFF as ±480 (the reference as NaN); the caches never hold them, since
+// f32_to_e4m3 saturates every finite value.
 using IndexScoresFn = void (*)(const IndexQuery& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
                                float* scores);
 

@@ -169,7 +169,7 @@ constexpr std::int64_t kBf16StoredMinRows = 5;
 // Without AVX512-BF16 (or with DSV32_ISA below avx512) the bf16 mode keeps the float32 path:
 // the scalar tile is a reference, far slower than float32 SIMD.
 bool use_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
-  if (ctx.precision() != Precision::BF16 || weight.cols % 2 != 0 || &best_gemm_bf16() == &scalar_gemm_bf16()) return false;
+  if (!bf16_products(ctx) || weight.cols % 2 != 0) return false;
   return x.rows >= (weight.dtype == DType::BF16 ? kBf16StoredMinRows : kBf16MinRows);
 }
 
@@ -194,6 +194,10 @@ void linear_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, Ma
 }
 
 }  // namespace
+
+bool bf16_products(const ComputeContext& ctx) {
+  return ctx.precision() == Precision::BF16 && &best_gemm_bf16() != &scalar_gemm_bf16();
+}
 
 void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y) {
   if (use_bf16(ctx, weight, x)) {

@@ -27,6 +27,10 @@ struct ConstMatrixRef {
 
 void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y);
 
+// Whether this context runs bf16 products at all: Precision::BF16 on a CPU with AVX512-BF16
+// (elsewhere the bf16 mode keeps every product in float32).
+bool bf16_products(const ComputeContext& ctx);
+
 // Several independent products in one parallel region: the rows of all jobs are split across
 // the threads together. Decode runs many small matrices (the active experts' projections), each
 // too small to pay for a parallel region of its own. Same results as linear() per job.

@@ -141,7 +141,7 @@ void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const 
   float* kv = grow(ws_.kv, T * (C + dr));
   // The latent is rounded to FP8 below: accumulate exactly enough to round it as the reference
   // does (the bf16 mode rounds its inputs anyway, and takes the fast product).
-  if (ctx_.precision() == Precision::F32) {
+  if (!bf16_products(ctx_)) {
     linear_f64_accumulate(ctx_, w.kv_a_proj_with_mqa, {normed, T, D}, {kv, T, C + dr});
   } else {
     linear(ctx_, w.kv_a_proj_with_mqa, {normed, T, D}, {kv, T, C + dr});

@@ -92,6 +92,7 @@ bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> ro
   const std::int64_t qk = dn + dr, K = C + dr;
   if (attend == nullptr || ctx_.precision() != Precision::BF16 || C % 128 != 0 || K % 2 != 0) return false;
   const auto T = static_cast<std::int64_t>(rows.size());
+  if (T == 0) return true;
   const auto selected = [&](std::int64_t t) { return c.has_indexer && ws_.selection_count[static_cast<std::size_t>(t)] >= 0; };
 
   // Each query row as one vector: absorbed latent query, then its rope part.
@@ -121,9 +122,10 @@ bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> ro
   const auto item_count = static_cast<std::int64_t>(items.size());
   std::int64_t splits = 1;
   if (item_count < threads) {
-    std::int64_t fewest_keys = std::numeric_limits<std::int64_t>::max();
-    for (const AttentionWorkItem& item : items) fewest_keys = std::min(fewest_keys, item.keys);
-    splits = std::clamp<std::int64_t>(fewest_keys / kMinKeysPerSplit, 1, (threads + item_count - 1) / item_count);
+    // Sized by the longest item; a short one may get empty splits, which the merge weighs 0.
+    std::int64_t most_keys = 0;
+    for (const AttentionWorkItem& item : items) most_keys = std::max(most_keys, item.keys);
+    splits = std::clamp<std::int64_t>(most_keys / kMinKeysPerSplit, 1, (threads + item_count - 1) / item_count);
   }
 
   // Partial states of split items: [item][split] x (max, sum, acc) over the item's heads.

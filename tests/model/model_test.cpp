@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/attention_bf16.h"
 #include "model/checkpoint.h"
 #include "model/make_model.h"
 #include "model/model.h"
@@ -42,12 +44,13 @@ double max_abs_diff(std::span<const float> a, std::span<const float> b) {
 }
 
 struct Runner {
-  ComputeContext ctx{2};
+  ComputeContext ctx;
   Checkpoint checkpoint;
   Model model;
   KvPool pool;
 
-  explicit Runner(const fs::path& dir) : checkpoint(dir), model(checkpoint, ctx), pool(model.kv_layout(16), 64) {}
+  explicit Runner(const fs::path& dir, unsigned threads = 2, Precision precision = Precision::F32)
+      : ctx(threads), checkpoint(dir), model(checkpoint, (ctx.set_precision(precision), ctx)), pool(model.kv_layout(16), 64) {}
 
   // Logits of every position: one prefill of the first `prefill` tokens, then one token per step.
   std::vector<float> run(const std::vector<std::int32_t>& ids, std::size_t prefill) {
@@ -167,18 +170,25 @@ TEST(Checkpoint, MtpLayerIsKeptAside) {
 
 // dense-short never prunes (S < index_topk), so as deepseek_v3 (no indexer) it must give the
 // reference's logits too.
+// The dense-short case's weights under a deepseek_v3 config (no indexer: every causal key).
+fs::path dense_short_as_v3(const std::string& name) {
+  const fs::path source = fs::path(DSV32_SHARED_DIR) / "refdata" / "dense-short";
+  return publish_directory(fs::path(DSV32_TEST_TMP) / name, [&](const fs::path& staging) {
+    fs::create_directories(staging);
+    std::ifstream in(source / "config.json");
+    auto config = nlohmann::json::parse(in);
+    config["model_type"] = "deepseek_v3";
+    config.erase("index_n_heads");
+    config.erase("index_head_dim");
+    config.erase("index_topk");
+    std::ofstream(staging / "config.json") << config.dump();
+    fs::copy_file(source / "model.safetensors", staging / "model.safetensors");
+  });
+}
+
 TEST(Checkpoint, DeepseekV3ConfigRunsDenseAttention) {
   const fs::path source = fs::path(DSV32_SHARED_DIR) / "refdata" / "dense-short";
-  const fs::path dir = fs::path(DSV32_TEST_TMP) / "dense-short-v3";
-  fs::create_directories(dir);
-  std::ifstream in(source / "config.json");
-  auto config = nlohmann::json::parse(in);
-  config["model_type"] = "deepseek_v3";
-  config.erase("index_n_heads");
-  config.erase("index_head_dim");
-  config.erase("index_topk");
-  std::ofstream(dir / "config.json") << config.dump();
-  fs::copy_file(source / "model.safetensors", dir / "model.safetensors", fs::copy_options::overwrite_existing);
+  const fs::path dir = dense_short_as_v3("dense-short-v3");
 
   std::ifstream expected_json(source / "expected.json");
   const auto ids = nlohmann::json::parse(expected_json)["input_ids"].get<std::vector<std::int32_t>>();
@@ -188,6 +198,23 @@ TEST(Checkpoint, DeepseekV3ConfigRunsDenseAttention) {
   EXPECT_FALSE(runner.model.config().has_indexer);
   const auto logits = runner.run(ids, ids.size());
   EXPECT_LT(max_abs_diff(logits, std::span(reinterpret_cast<const float*>(reference.data), logits.size())), 1e-3);
+}
+
+// The bf16 attention splits a long decode's keys across the threads and merges the partial
+// softmax states: two threads (two splits of 260+ keys) must give one thread's logits.
+TEST(Bf16Attention, DecodeSplitAcrossThreadsMatchesOneThread) {
+  if (fast_attend_block_bf16() == nullptr) GTEST_SKIP() << "no AVX512-BF16: the bf16 mode runs the float32 attention";
+  const fs::path dir = dense_short_as_v3("dense-short-v3-split");
+  std::vector<std::int32_t> ids(300);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>(2 + (i * 7919) % 500);
+  Runner one(dir, 1, Precision::BF16), two(dir, 2, Precision::BF16), exact(dir, 2, Precision::F32);
+  const auto single = one.run(ids, 260), split = two.run(ids, 260), reference = exact.run(ids, 260);
+  std::printf("bf16 vs f32: one thread %.5f, two threads %.5f; between them %.5f\n", max_abs_diff(single, reference),
+              max_abs_diff(split, reference), max_abs_diff(single, split));
+  // Each split rounds its softmax weights to bf16 against its own max, so the two runs differ
+  // by bf16 rounding, not more: both stay as close to the float32 run.
+  EXPECT_LT(max_abs_diff(split, reference), 1.5 * max_abs_diff(single, reference));
+  EXPECT_LT(max_abs_diff(single, split), 0.25 * max_abs_diff(single, reference));
 }
 
 }  // namespace
