@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/precision_option.h"
 #include "cli/default_model.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
@@ -141,7 +142,8 @@ void repeat_context(const KvLayout& layout, SequenceCache& cache, std::int64_t f
 }
 
 struct Options {
-  std::string model, precision = "f32";
+  std::string model;
+  Precision precision = Precision::BF16;
   std::int64_t prompt = 512, gen = 128, context = 0, concurrency = 1;
   unsigned threads = 0;
   bool json = false;
@@ -149,7 +151,7 @@ struct Options {
 
 nlohmann::json run_bench(const Options& options) {
   ComputeContext ctx(options.threads);
-  ctx.set_precision(options.precision == "bf16" ? Precision::BF16 : Precision::F32);
+  ctx.set_precision(options.precision);
   const std::string dir = options.model.empty() ? ensure_default_model(ctx.pool()).string() : options.model;
   const auto load_start = std::chrono::steady_clock::now();
   const Checkpoint checkpoint(dir);
@@ -217,7 +219,7 @@ nlohmann::json run_bench(const Options& options) {
       {"model", dir},
       {"threads", ctx.threads()},
       {"isa", ctx.ops().name},
-      {"precision", options.precision},
+      {"precision", options.precision == Precision::BF16 ? "bf16" : "f32"},
       {"prompt_tokens", options.prompt},
       {"gen_tokens", options.gen},
       {"context_tokens", N},
@@ -249,8 +251,7 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--concurrency", options->concurrency, "sequences decoded together in one batch")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
-  cmd->add_option("--precision", options->precision, "activation precision of batched products (f32, or the faster bf16)")
-      ->check(CLI::IsMember({"f32", "bf16"}));
+  add_precision_option(cmd, options->precision);
   cmd->add_flag("--json", options->json, "print one JSON object");
   cmd->callback([options] {
     const nlohmann::json result = run_bench(*options);

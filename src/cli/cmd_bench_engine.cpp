@@ -82,7 +82,7 @@ void add_bench_engine_command(CLI::App& app) {
     std::vector<std::int64_t> concurrency{1, 4, 16, 64};
     std::int64_t prompt = 128, gen = 32, prefix_prompt = 512;
     unsigned threads = 0;
-    Precision precision = Precision::F32;
+    Precision precision = Precision::BF16;
     bool json = false;
   };
   auto o = std::make_shared<Options>();

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/precision_option.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
 #include "model/safetensors_writer.h"
@@ -35,7 +36,8 @@ std::vector<std::int32_t> parse_ids(const std::string& text) {
 void add_logits_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("logits", "Write the logits of every input position to a safetensors file");
   struct Options {
-    std::string model, ids, out, precision = "f32";
+    std::string model, ids, out;
+    Precision precision = Precision::F32;
     std::int64_t prefill = -1;
     unsigned threads = 0;
   };
@@ -44,9 +46,7 @@ void add_logits_command(CLI::App& app) {
   cmd->add_option("--ids", options->ids, "comma-separated token ids")->required();
   cmd->add_option("--prefill", options->prefill, "tokens in the first prefill; later tokens are decoded one by one");
   cmd->add_option("--out", options->out, "output .safetensors file")->required();
-  cmd->add_option("--precision", options->precision,
-                  "activation precision (f32: the reference's float32 run; bf16: batched products in bf16, faster)")
-      ->check(CLI::IsMember({"f32", "bf16"}));
+  add_precision_option(cmd, options->precision);
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
   cmd->callback([options] {
     const auto ids = parse_ids(options->ids);
@@ -54,7 +54,7 @@ void add_logits_command(CLI::App& app) {
     const std::int64_t prefill = options->prefill < 0 ? total : options->prefill;
     if (prefill < 1 || prefill > total) fail("--prefill {} must be between 1 and the {} ids given", prefill, total);
     ComputeContext ctx(options->threads);
-    ctx.set_precision(options->precision == "bf16" ? Precision::BF16 : Precision::F32);
+    ctx.set_precision(options->precision);
     const Checkpoint checkpoint(options->model);
     Model model(checkpoint, ctx);
     const KvLayout layout = model.kv_layout();

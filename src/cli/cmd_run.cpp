@@ -26,7 +26,7 @@ struct GenerateOptions {
   std::string model;
   bool thinking = false;
   unsigned threads = 0;
-  Precision precision = Precision::F32;
+  Precision precision = Precision::BF16;
   std::int64_t kv_tokens = 32768;
   engine::SamplingParams sampling{.temperature = 1.0f, .top_p = 0.95f, .max_tokens = 512};
   std::uint64_t seed = 0;

@@ -123,6 +123,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--served-model-name", options->served_names, "model name(s) to answer to; the first is listed")
       ->capture_default_str();
   cmd->add_option("--threads", e.threads, "engine threads (0: all cores)");
+  e.precision = Precision::BF16;
   add_precision_option(cmd, e.precision);
   cmd->add_option("--kv-cache-tokens", e.kv_cache_tokens, "KV-cache budget in tokens")->capture_default_str();
   cmd->add_option("--kv-block-tokens", e.kv_block_tokens, "tokens per KV block")->capture_default_str();

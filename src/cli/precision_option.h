@@ -1,7 +1,7 @@
 #pragma once
-// --precision for the commands that run the model: f32 (the reference's float32 run, default)
-// or bf16 (batched products, attention and the W_UK absorption in bf16: faster, checked layer
-// by layer against the reference's own bf16 error).
+// --precision for the commands that run the model: bf16 (batched products, attention and the
+// W_UK absorption in bf16: faster, checked layer by layer against the reference's own bf16
+// error) or f32 (the reference's float32 run).
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -10,11 +10,15 @@
 
 namespace dsv32::cli {
 
+// The option keeps `precision`'s current value as its default: bf16 for the serving commands
+// (serve, run, chat, bench, bench-engine: what users run), f32 for logits (reference checks).
 inline CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision) {
+  const std::string current = precision == Precision::BF16 ? "bf16" : "f32";
   return cmd
       ->add_option_function<std::string>(
           "--precision", [&precision](const std::string& name) { precision = name == "bf16" ? Precision::BF16 : Precision::F32; },
-          "activation precision: f32 (the reference's float32 run, default) or bf16 (faster)")
+          "activation precision: bf16 (fast; float32 products on CPUs without AVX512-BF16) or f32 (the reference's "
+          "float32 run); default " + current)
       ->check(CLI::IsMember({"f32", "bf16"}));
 }
 
