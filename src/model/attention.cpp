@@ -84,6 +84,9 @@ void Model::attention_core_f32(std::int64_t layer, std::span<const TokenRow> row
         for (std::int64_t j = 0; j < (n + 3) / 4 * 4; ++j) {  // a short last group of 4 repeats its last key
           const std::int64_t k = k0 + std::min(j, n - 1);
           const std::int64_t key = selected ? ws_.selection[static_cast<std::size_t>(t * c.index_topk + k)] : k;
+          if (const std::int64_t ahead = k + SequenceCache::kPrefetchAheadKeys; j < n && ahead < keys) {  // scattered keys: ask early
+            rows[t].cache->prefetch_attention_entries(layer, selected ? ws_.selection[static_cast<std::size_t>(t * c.index_topk + ahead)] : ahead);
+          }
           const KvSlot slot = rows[t].cache->slot(layer, key);
           for (std::int64_t b = 0; b < C / 128; ++b) ops.e4m3_to_f32(slot.latent_codes + b * 128, slot.latent_scales[b], latent + j * C + b * 128, 128);
           std::copy(slot.rope_key, slot.rope_key + dr, rope_keys + j * dr);

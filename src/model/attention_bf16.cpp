@@ -20,7 +20,6 @@ namespace {
 
 constexpr std::int64_t kGroupRows = 4;
 constexpr std::int64_t kMinKeysPerSplit = 128;
-constexpr std::int64_t kGatherAhead = 4;  // keys whose cache lines are requested ahead of use
 
 std::int64_t padded_heads(std::int64_t heads) {
   const auto lanes = static_cast<std::int64_t>(kAttentionHeadLanes);
@@ -169,12 +168,8 @@ bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> ro
       for (std::int64_t k0 = key_begin; k0 < key_end; k0 += static_cast<std::int64_t>(kAttentionBlockKeys)) {
         const std::int64_t n = std::min(static_cast<std::int64_t>(kAttentionBlockKeys), key_end - k0);
         for (std::int64_t j = 0; j < n; ++j) {
-          if (j + kGatherAhead < key_end - k0) {  // selected keys are scattered: ask for them early
-            const std::int64_t ahead = k0 + j + kGatherAhead;
-            const KvSlot next = first.cache->slot(layer, pruned ? selection[ahead] : ahead);
-            for (std::int64_t line = 0; line < C; line += 64) __builtin_prefetch(next.latent_codes + line);
-            __builtin_prefetch(next.latent_scales);
-            for (std::int64_t i = 0; i < dr; i += 16) __builtin_prefetch(next.rope_key + i);
+          if (const std::int64_t ahead = k0 + j + SequenceCache::kPrefetchAheadKeys; ahead < key_end) {
+            first.cache->prefetch_attention_entries(layer, pruned ? selection[ahead] : ahead);
           }
           const KvSlot slot = first.cache->slot(layer, pruned ? selection[k0 + j] : k0 + j);
           std::uint16_t* key = key_block + static_cast<std::size_t>(j) * key_stride;

@@ -116,4 +116,12 @@ KvSlot SequenceCache::slot(std::int64_t layer, std::int64_t position) const {
   return pool_->slot(blocks_[static_cast<std::size_t>(position / block_tokens)], layer, position % block_tokens);
 }
 
+void SequenceCache::prefetch_attention_entries(std::int64_t layer, std::int64_t position) const {
+  const KvLayout& layout = pool_->layout();
+  const KvSlot entry = slot(layer, position);
+  for (std::int64_t offset = 0; offset < layout.latent_dim; offset += 64) __builtin_prefetch(entry.latent_codes + offset);
+  __builtin_prefetch(entry.latent_scales);
+  for (std::int64_t i = 0; i < layout.rope_dim; i += 16) __builtin_prefetch(entry.rope_key + i);
+}
+
 }  // namespace dsv32

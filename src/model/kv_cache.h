@@ -87,6 +87,10 @@ class SequenceCache {
   // Positions stored side by side in one block: slot(layer, p) for p in a run of these, aligned
   // to it, are consecutive entries of each section.
   std::int64_t block_tokens() const { return pool_->layout().block_tokens; }
+  // Asks the CPU for the attention entries (latent, scales, rope key) of one position ahead of
+  // their use: the keys an indexer selects are scattered, which the prefetchers cannot guess.
+  void prefetch_attention_entries(std::int64_t layer, std::int64_t position) const;
+  static constexpr std::int64_t kPrefetchAheadKeys = 4;  // how far ahead of use (measured: 4K decode +11%)
 
  private:
   KvPool* pool_;
