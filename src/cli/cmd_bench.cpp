@@ -13,8 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "cli/precision_option.h"
 #include "cli/default_model.h"
+#include "cli/precision_option.h"
+#include "kernels/linear.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -219,7 +220,7 @@ nlohmann::json run_bench(const Options& options) {
       {"model", dir},
       {"threads", ctx.threads()},
       {"isa", ctx.ops().name},
-      {"precision", options.precision == Precision::BF16 ? "bf16" : "f32"},
+      {"precision", bf16_products(ctx) ? "bf16" : "f32"},  // what ran: bf16 needs AVX512-BF16
       {"prompt_tokens", options.prompt},
       {"gen_tokens", options.gen},
       {"context_tokens", N},

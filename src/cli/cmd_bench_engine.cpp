@@ -8,9 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "cli/precision_option.h"
 #include "cli/default_model.h"
+#include "cli/precision_option.h"
 #include "engine/engine.h"
+#include "kernels/linear.h"
 #include "model/config.h"
 #include "util/error.h"
 
@@ -105,7 +106,7 @@ void add_bench_engine_command(CLI::App& app) {
                                              .kv_cache_tokens = std::max(most * (o->prompt + o->gen + 64), 4 * o->prefix_prompt + 256),
                                              .max_running = std::max<std::int64_t>(most, 1)});
     nlohmann::json report = {{"model", dir.string()}, {"prompt_tokens", o->prompt}, {"gen_tokens", o->gen},
-                             {"precision", o->precision == Precision::BF16 ? "bf16" : "f32"}};
+                             {"precision", bf16_products(o->precision) ? "bf16" : "f32"}};  // what runs
     std::uint32_t salt = 1;
     run_round(eng, {bench_prompt(o->prompt, salt++)}, 4);  // warm-up
     for (const std::int64_t c : o->concurrency) {

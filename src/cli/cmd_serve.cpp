@@ -10,8 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
-#include "cli/precision_option.h"
 #include "cli/default_model.h"
+#include "cli/precision_option.h"
 #include "server/engine_backend.h"
 #include "server/scripted_backend.h"
 #include "server/server.h"

@@ -195,8 +195,8 @@ void linear_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, Ma
 
 }  // namespace
 
-bool bf16_products(const ComputeContext& ctx) {
-  return ctx.precision() == Precision::BF16 && &best_gemm_bf16() != &scalar_gemm_bf16();
+bool bf16_products(Precision precision) {
+  return precision == Precision::BF16 && &best_gemm_bf16() != &scalar_gemm_bf16();
 }
 
 void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y) {

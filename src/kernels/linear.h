@@ -29,7 +29,8 @@ void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixR
 
 // Whether this context runs bf16 products at all: Precision::BF16 on a CPU with AVX512-BF16
 // (elsewhere the bf16 mode keeps every product in float32).
-bool bf16_products(const ComputeContext& ctx);
+bool bf16_products(Precision precision);
+inline bool bf16_products(const ComputeContext& ctx) { return bf16_products(ctx.precision()); }
 
 // Several independent products in one parallel region: the rows of all jobs are split across
 // the threads together. Decode runs many small matrices (the active experts' projections), each
