@@ -120,7 +120,8 @@ std::int64_t gemm_block_rows(std::int64_t cols) {
 void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch, const Weight& weight,
                const std::uint16_t* packed, std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t cols = weight.cols, block_rows = gemm_block_rows(cols);
-  const auto* stored = reinterpret_cast<const std::uint16_t*>(weight.data) + weight.first_row * cols;
+  const std::uint16_t* stored =
+      weight.dtype == DType::BF16 ? reinterpret_cast<const std::uint16_t*>(weight.data) + weight.first_row * cols : nullptr;
   float tile[kGemmTileRows * kGemmTileTokens];
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += block_rows) {
     const std::int64_t n = std::min(block_rows, row_end - r0);
