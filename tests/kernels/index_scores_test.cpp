@@ -63,7 +63,7 @@ TEST(IndexScoresTest, ReferenceComputesTheFormula) {
 // vdpbf16ps adds the odd then the even product of a pair with a rounding each, as the reference
 // does; the products are exact, so every path gives the same bits.
 void expect_bitwise_equal_to_reference(IndexScoresFn fast) {
-  for (const auto& [heads, dim, keys] : {std::tuple{64, 128, 131}, std::tuple{4, 32, 3}, std::tuple{130, 64, 9}}) {
+  for (const auto& [heads, dim, keys] : {std::tuple{64, 128, 131}, std::tuple{4, 32, 3}, std::tuple{130, 64, 9}, std::tuple{8, 48, 5}}) {
     const Scenario s = make_scenario(heads, dim, keys, 2);
     const auto ours = run(fast, s), reference = run(index_scores_scalar, s);
     for (std::int64_t j = 0; j < keys; ++j) EXPECT_EQ(ours[j], reference[j]) << "heads " << heads << " dim " << dim << " key " << j;
