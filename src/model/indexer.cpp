@@ -112,12 +112,33 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
         s0 += run;
       }
     }, static_cast<std::size_t>(run_tokens));
+    // Top-k under a total order (score, then position), so the set is unique: each thread keeps
+    // the top k of its share of the keys, and the top k of those candidates is the answer.
+    const auto before = [scores](std::int32_t a, std::int32_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); };
+    const std::int64_t k = c.index_topk;
+    const auto parts = static_cast<std::int64_t>(ctx_.threads());
     std::int32_t* order = ctx_.index_scratch(0, static_cast<std::size_t>(keys));
     for (std::int64_t key = 0; key < keys; ++key) order[key] = static_cast<std::int32_t>(key);
-    std::nth_element(order, order + c.index_topk, order + keys,
-                     [&](std::int32_t a, std::int32_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
-    std::copy(order, order + c.index_topk, selection + t * c.index_topk);
-    counts[t] = c.index_topk;
+    if (parts > 1 && keys > 2 * k) {
+      std::int32_t* candidates = ctx_.index_scratch(1, static_cast<std::size_t>(parts * k));
+      ctx_.pool().parallel_for(static_cast<std::size_t>(parts), [&](std::size_t begin, std::size_t end, unsigned) {
+        for (auto part = static_cast<std::int64_t>(begin); part < static_cast<std::int64_t>(end); ++part) {
+          std::int32_t* first = order + keys * part / parts;
+          std::int32_t* last = order + keys * (part + 1) / parts;
+          const std::int64_t kept = std::min<std::int64_t>(k, last - first);
+          std::nth_element(first, first + kept, last, before);
+          std::copy(first, first + kept, candidates + part * k);
+          std::fill(candidates + part * k + kept, candidates + (part + 1) * k, -1);
+        }
+      });
+      const auto end = std::remove(candidates, candidates + parts * k, -1);
+      std::nth_element(candidates, candidates + k, end, before);
+      std::copy(candidates, candidates + k, selection + t * k);
+    } else {
+      std::nth_element(order, order + k, order + keys, before);
+      std::copy(order, order + k, selection + t * k);
+    }
+    counts[t] = k;
   }
 }
 
