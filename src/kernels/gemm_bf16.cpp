@@ -1,5 +1,6 @@
 #include "kernels/gemm_bf16.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -57,6 +58,26 @@ const GemmBf16Kernels& best_gemm_bf16() {
     return fast != nullptr ? *fast : scalar_gemm_bf16();
   }();
   return best;
+}
+
+void weight_row_to_bf16(const GemmBf16Kernels& kernels, const VectorOps& ops, const Weight& weight, std::int64_t r,
+                        std::int64_t col, std::int64_t count, float* row_f32, std::uint16_t* out) {
+  const std::int64_t row = weight.first_row + r;
+  if (weight.dtype == DType::BF16) {
+    const auto* stored = reinterpret_cast<const std::uint16_t*>(weight.data) + row * weight.cols;
+    std::copy_n(stored + col, count, out);
+  } else if (weight.dtype == DType::F8_E4M3) {
+    const float* scales = weight.block_scales + row / kFp8BlockSize * weight.scale_cols;
+    for (std::int64_t c = col; c < col + count;) {
+      const std::int64_t end = std::min(col + count, (c / kFp8BlockSize + 1) * kFp8BlockSize);
+      kernels.e4m3_to_bf16(weight.data + row * weight.cols + c, scales[c / kFp8BlockSize], out + (c - col),
+                           static_cast<std::size_t>(end - c));
+      c = end;
+    }
+  } else {
+    weight.row_to_f32(r, row_f32, ops);
+    kernels.round_to_bf16(row_f32 + col, out, static_cast<std::size_t>(count));
+  }
 }
 
 std::size_t packed_activation_values(std::int64_t tokens, std::int64_t cols) {

@@ -10,6 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/vector_ops.h"
+#include "kernels/weight.h"
+
 namespace dsv32 {
 
 constexpr std::int64_t kGemmTileTokens = 32;  // tokens in a packed block and a tile
@@ -34,6 +37,12 @@ const GemmBf16Kernels* avx512_gemm_bf16();  // nullptr when the CPU lacks AVX512
 // The fastest this CPU runs (DSV32_ISA=scalar|avx2 forces the reference, which linear() then
 // leaves aside for its float32 path).
 const GemmBf16Kernels& best_gemm_bf16();
+
+// Columns [col, col + count) of weight row r (of the view) as bf16: round_to_bf16 of the
+// dequantised floats (stored bf16 is copied, FP8 converted block by block). row_f32 holds
+// weight.cols floats, used only by the other dtypes.
+void weight_row_to_bf16(const GemmBf16Kernels& kernels, const VectorOps& ops, const Weight& weight, std::int64_t r,
+                        std::int64_t col, std::int64_t count, float* row_f32, std::uint16_t* out);
 
 // Values pack_activations_bf16 writes for `tokens` rows of `cols` (even) values.
 std::size_t packed_activation_values(std::int64_t tokens, std::int64_t cols);

@@ -131,20 +131,7 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
       block = stored + r0 * cols;
     } else {
       for (std::int64_t i = 0; i < padded; ++i) {  // a short last tile repeats its last row
-        const std::int64_t r = r0 + std::min(i, n - 1);
-        if (weight.dtype == DType::BF16) {
-          std::copy_n(stored + r * cols, cols, scratch + i * cols);
-        } else if (weight.dtype == DType::F8_E4M3) {
-          const std::int64_t row = weight.first_row + r;
-          const float* scales = weight.block_scales + row / kFp8BlockSize * weight.scale_cols;
-          for (std::int64_t c = 0; c < cols; c += kFp8BlockSize) {
-            kernels.e4m3_to_bf16(weight.data + row * cols + c, scales[c / kFp8BlockSize], scratch + i * cols + c,
-                                 static_cast<std::size_t>(std::min(kFp8BlockSize, cols - c)));
-          }
-        } else {
-          weight.row_to_f32(r, row_f32, ops);
-          kernels.round_to_bf16(row_f32, scratch + i * cols, static_cast<std::size_t>(cols));
-        }
+        weight_row_to_bf16(kernels, ops, weight, r0 + std::min(i, n - 1), 0, cols, row_f32, scratch + i * cols);
       }
     }
     for (std::int64_t t0 = 0; t0 < tokens; t0 += kGemmTileTokens) {

@@ -7,7 +7,6 @@
 // item's keys are split across the threads and the partial softmax states merged afterwards.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "kernels/attention_bf16.h"
@@ -62,15 +61,7 @@ bool Model::absorb_queries_bf16(std::int64_t layer, std::int64_t T, const float*
     for (auto unit = static_cast<std::int64_t>(begin); unit < static_cast<std::int64_t>(end); ++unit) {
       const std::int64_t h = unit / column_blocks, c0 = unit % column_blocks * kGemmTileTokens;
       for (std::int64_t r = 0; r < dn; ++r) {  // W_UK[h] rows r, columns c0..c0+31, paired by row
-        const std::int64_t weight_row = h * (dn + dv) + r;
-        if (kv_b.dtype == DType::F8_E4M3) {
-          const std::int64_t full_row = kv_b.first_row + weight_row;
-          const float scale = kv_b.block_scales[full_row / kFp8BlockSize * kv_b.scale_cols + c0 / kFp8BlockSize];
-          kernels.e4m3_to_bf16(kv_b.data + full_row * C + c0, scale, row, static_cast<std::size_t>(kGemmTileTokens));
-        } else {
-          kv_b.row_to_f32(weight_row, row_f32, ctx_.ops());
-          kernels.round_to_bf16(row_f32 + c0, row, static_cast<std::size_t>(kGemmTileTokens));
-        }
+        weight_row_to_bf16(kernels, ctx_.ops(), kv_b, h * (dn + dv) + r, c0, kGemmTileTokens, row_f32, row);
         for (std::int64_t j = 0; j < kGemmTileTokens; ++j) packed[((r / 2) * kGemmTileTokens + j) * 2 + r % 2] = row[j];
       }
       for (std::int64_t t0 = 0; t0 < T; t0 += kGemmTileRows) {
