@@ -9,6 +9,7 @@
 
 #include "kernels/attention_bf16.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/gemv_bf16.h"
 #include "kernels/index_scores.h"
 #include "kernels/linear.h"
 #include "kernels/number_formats.h"
@@ -45,6 +46,42 @@ void decode_e4m3(benchmark::State& state, const VectorOps* ops) {
     }
   }
   state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The bf16 mode's decode GEMV on the same matrix: one activation row (bf16) per weight row.
+void decode_e4m3_bf16(benchmark::State& state, const GemvBf16Kernels* kernels) {
+  constexpr std::size_t kRows = 1024, kCols = 4096;
+  const auto codes = random_codes(kRows * kCols, 1);
+  const std::vector<float> scales(kCols / 128, 0.01f);
+  const std::vector<float> x(kCols, 0.5f);
+  std::vector<std::uint16_t> packed(gemv_e4m3_x_values(kCols));
+  kernels->pack_e4m3_x(x.data(), kCols, packed.data());
+  float out = 0.0f;
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < kRows; ++r) {
+      kernels->e4m3_row(codes.data() + r * kCols, scales.data(), packed.data(), kCols, 1, kCols, &out, 1);
+      benchmark::DoNotOptimize(out);
+    }
+  }
+  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Decode through linear(), two threads, one token against 128 MB of weights (far beyond the
+// caches): the rate at which each format streams from memory.
+void decode_linear(benchmark::State& state, DType dtype, Precision precision) {
+  constexpr std::int64_t kBytes = 128 << 20, kCols = 1024;
+  const std::int64_t rows = kBytes / kCols / (dtype == DType::BF16 ? 2 : 1);
+  ComputeContext ctx(2);
+  ctx.set_precision(precision);
+  const auto codes = random_codes(static_cast<std::size_t>(kBytes), 8);
+  const std::vector<float> scales(static_cast<std::size_t>((rows / 128) * (kCols / 128)), 0.01f);
+  const Weight weight{dtype, codes.data(), rows, kCols, 0, dtype == DType::BF16 ? nullptr : scales.data(), kCols / 128};
+  std::vector<float> x(kCols, 0.5f), y(static_cast<std::size_t>(rows));
+  for (auto _ : state) {
+    linear(ctx, weight, {x.data(), 1, kCols}, {y.data(), 1, rows});
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kBytes), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Prefill: linear() of a 3072 x 1536 FP8 matrix on 512 tokens, two threads.
@@ -115,6 +152,13 @@ void attention(benchmark::State& state, AttendBlockBf16 attend) {
 void register_all() {
   for (const VectorOps* ops : available_vector_ops()) {
     benchmark::RegisterBenchmark((std::string("DecodeGemvE4m3/") + ops->name).c_str(), decode_e4m3, ops);
+  }
+  benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/scalar", decode_e4m3_bf16, &scalar_gemv_bf16());
+  if (const GemvBf16Kernels* fast = avx512_gemv_bf16()) benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/avx512bf16", decode_e4m3_bf16, fast);
+  for (const Precision precision : {Precision::F32, Precision::BF16}) {
+    const std::string suffix = precision == Precision::F32 ? "/f32" : "/bf16";
+    benchmark::RegisterBenchmark(("DecodeLinear128MB/fp8" + suffix).c_str(), decode_linear, DType::F8_E4M3, precision)->UseRealTime();
+    benchmark::RegisterBenchmark(("DecodeLinear128MB/bf16" + suffix).c_str(), decode_linear, DType::BF16, precision)->UseRealTime();
   }
   benchmark::RegisterBenchmark("PrefillLinear512/f32", prefill_linear, Precision::F32)->UseRealTime();
   benchmark::RegisterBenchmark("PrefillLinear512/bf16", prefill_linear, Precision::BF16)->UseRealTime();

@@ -11,10 +11,10 @@
 namespace dsv32 {
 
 // Activation precision: F32 matches the reference's float32 run; BF16 rounds activations and
-// weights to bf16 in the batched products (16+ rows), the MLA attention and the W_UK
-// absorption (products exact, sums in float32), a faster mode checked layer by layer. The
-// weight products of a few rows (decode) read the weights once either way and stay float32.
-// BF16 needs AVX512-BF16; without it every product takes the float32 path.
+// weights to bf16 in the weight products (the batched tile, and for a few rows the decode
+// GEMV of kernels/gemv_bf16.h), the MLA attention and the W_UK absorption (products exact,
+// sums in float32), a faster mode checked layer by layer. BF16 needs AVX512-BF16 (and
+// AVX512-VBMI for the FP8 decode GEMV); without them those products take the float32 path.
 enum class Precision : std::uint8_t { F32, BF16 };
 
 class ComputeContext {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/gemm_bf16.h"
+#include "kernels/gemv_bf16.h"
 #include "kernels/number_formats.h"
 
 namespace dsv32 {
@@ -161,6 +162,41 @@ bool use_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
   return x.rows >= (weight.dtype == DType::BF16 ? kBf16StoredMinRows : kBf16MinRows);
 }
 
+// The bf16 mode's few-token product (kernels/gemv_bf16.h) for the weights below the tile's
+// row thresholds: each row read once in its stored format and applied to every token.
+// Without AVX512-VBMI (which the FP8 conversion needs) these rows keep the float32 path.
+bool use_gemv_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
+  if (!bf16_products(ctx) || &best_gemv_bf16() == &scalar_gemv_bf16() || use_bf16(ctx, weight, x)) return false;
+  return weight.dtype == DType::F8_E4M3 || weight.dtype == DType::BF16;
+}
+
+// Weight rows [row_begin, row_end) against the tokens of x, rounded to bf16 here (once per
+// thread and call: a few rows of activations against thousands of weight rows).
+void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, ConstMatrixRef x, MatrixRef y,
+                         std::int64_t row_begin, std::int64_t row_end) {
+  const GemvBf16Kernels& gemv = best_gemv_bf16();
+  const auto cols = static_cast<std::size_t>(weight.cols), tokens = static_cast<std::size_t>(x.rows);
+  const auto y_stride = static_cast<std::size_t>(y.stride);
+  if (weight.dtype == DType::F8_E4M3) {
+    const std::size_t x_stride = gemv_e4m3_x_values(cols);
+    std::uint16_t* x_bf16 = ctx.scratch_u16(thread, tokens * x_stride);
+    for (std::size_t t = 0; t < tokens; ++t) gemv.pack_e4m3_x(x.data + t * x.stride, cols, x_bf16 + t * x_stride);
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+      const std::int64_t row = weight.first_row + r;
+      const float* scales = weight.block_scales + row / kFp8BlockSize * weight.scale_cols;
+      gemv.e4m3_row(weight.data + static_cast<std::size_t>(row) * cols, scales, x_bf16, x_stride, tokens, cols, y.data + r, y_stride);
+    }
+    return;
+  }
+  std::uint16_t* x_bf16 = ctx.scratch_u16(thread, tokens * cols);
+  for (std::size_t t = 0; t < tokens; ++t) best_gemm_bf16().round_to_bf16(x.data + t * x.stride, x_bf16 + t * cols, cols);
+  const auto* stored = reinterpret_cast<const std::uint16_t*>(weight.data);
+  for (std::int64_t r = row_begin; r < row_end; ++r) {
+    const auto row = static_cast<std::size_t>(weight.first_row + r);
+    gemv.bf16_row(stored + row * cols, x_bf16, cols, tokens, cols, y.data + r, y_stride);
+  }
+}
+
 void gemm_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, const std::uint16_t* packed,
                          std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
   const auto cols = static_cast<std::size_t>(weight.cols);
@@ -190,6 +226,12 @@ bool bf16_products(Precision precision) {
 void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y) {
   if (use_bf16(ctx, weight, x)) {
     linear_bf16(ctx, weight, x, y);
+    return;
+  }
+  if (use_gemv_bf16(ctx, weight, x)) {
+    ctx.pool().parallel_for(static_cast<std::size_t>(weight.rows), [&](std::size_t begin, std::size_t end, unsigned thread) {
+      gemv_rows_in_thread(ctx, thread, weight, x, y, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
+    }, 4);
     return;
   }
   const auto cols = static_cast<std::size_t>(weight.cols);
@@ -243,6 +285,8 @@ void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
         const std::int64_t row_end = std::min(job.weight.rows, static_cast<std::int64_t>(4 * (hi - first_unit)));
         if (bf16) {
           gemm_rows_in_thread(ctx, thread, job.weight, packed + offset, job.x.rows, job.y, row_begin, row_end);
+        } else if (use_gemv_bf16(ctx, job.weight, job.x)) {
+          gemv_rows_in_thread(ctx, thread, job.weight, job.x, job.y, row_begin, row_end);
         } else {
           linear_rows(ctx.ops(), ctx.scratch(thread, kMaxBlockRows * max_cols), kMaxBlockRows, job.weight, job.x, job.y,
                       row_begin, row_end);

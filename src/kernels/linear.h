@@ -3,8 +3,9 @@
 // so the weights are read exactly once per call. Up to 4 activation rows (decode), weights are
 // converted in registers (fused dot4 kernels); more rows (prefill, batches) dequantise a block
 // of weight rows into scratch and apply it to blocks of activation rows (dot4x4), with the same
-// per-output summation order, so decode and prefill agree bitwise. In Precision::BF16, large
-// batches go through bf16 products instead (kernels/gemm_bf16.h).
+// per-output summation order, so decode and prefill agree bitwise. In Precision::BF16 the
+// products are bf16 instead: large batches through the tile (kernels/gemm_bf16.h), a few rows
+// through the GEMV (kernels/gemv_bf16.h).
 #include <cstdint>
 #include <span>
 

@@ -90,7 +90,7 @@ TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {
   }
 }
 
-// linear() in the bf16 mode against Σ bf16(w)·bf16(x) in double.
+// linear() in the bf16 mode (the tile, or below its thresholds kernels/gemv_bf16.h) against Σ bf16(w)·bf16(x) in double.
 void expect_bf16_linear_matches(const Weight& weight, std::int64_t tokens, std::uint32_t seed) {
   if (&best_gemm_bf16() == &scalar_gemm_bf16()) GTEST_SKIP() << "the bf16 mode runs float32 products without AVX512-BF16";
   ComputeContext ctx(2);
@@ -120,7 +120,7 @@ TEST(GemmBf16Test, LinearInBf16ModeWithBf16Weights) {
   const std::int64_t rows = 75, cols = 96;  // a short last tile of rows; odd token counts
   const auto values = random_bf16(rows * cols, 5);
   const Weight weight{DType::BF16, reinterpret_cast<const std::uint8_t*>(values.data()), rows, cols};
-  for (const std::int64_t tokens : {5, 16, 17, 32, 33, 70}) expect_bf16_linear_matches(weight, tokens, 6);
+  for (const std::int64_t tokens : {1, 2, 4, 5, 16, 17, 32, 33, 70}) expect_bf16_linear_matches(weight, tokens, 6);
   expect_bf16_linear_matches(weight.row_slice(8, 64), 40, 7);  // whole tiles used in place
 }
 
@@ -134,7 +134,8 @@ TEST(GemmBf16Test, LinearInBf16ModeWithFp8Weights) {
   }
   const std::vector<float> scales = {0.5f, 0.25f, 2.0f, 0.125f};
   const Weight weight{DType::F8_E4M3, codes.data(), rows, cols, 0, scales.data(), 2};
-  for (const std::int64_t tokens : {32, 45}) expect_bf16_linear_matches(weight, tokens, 9);
+  for (const std::int64_t tokens : {1, 3, 8, 9, 15, 32, 45}) expect_bf16_linear_matches(weight, tokens, 9);
+  for (const std::int64_t tokens : {1, 16}) expect_bf16_linear_matches(weight.row_slice(136, 40), tokens, 10);  // scale rows from an offset
 }
 
 }  // namespace

@@ -212,9 +212,11 @@ TEST(Bf16Attention, DecodeSplitAcrossThreadsMatchesOneThread) {
   std::printf("bf16 vs f32: one thread %.5f, two threads %.5f; between them %.5f\n", max_abs_diff(single, reference),
               max_abs_diff(split, reference), max_abs_diff(single, split));
   // Each split rounds its softmax weights to bf16 against its own max, so the two runs differ
-  // by bf16 rounding, not more: both stay as close to the float32 run.
+  // by bf16 rounding, not more: both stay as close to the float32 run. (The later layers round
+  // their activations to bf16 too, so a rounding-sized difference in one attention output
+  // grows to the size of bf16 rounding itself, not to that of the whole bf16 mode.)
   EXPECT_LT(max_abs_diff(split, reference), 1.5 * max_abs_diff(single, reference));
-  EXPECT_LT(max_abs_diff(single, split), 0.25 * max_abs_diff(single, reference));
+  EXPECT_LT(max_abs_diff(single, split), 0.5 * max_abs_diff(single, reference));
 }
 
 }  // namespace

@@ -1,0 +1,103 @@
+#include "kernels/gemv_bf16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string_view>
+
+#include "kernels/number_formats.h"
+#include "kernels/weight.h"
+
+namespace dsv32 {
+namespace {
+
+constexpr std::size_t kLanes = 16, kChunk = 2 * kLanes, kGroup = 2 * kChunk, kBlock = static_cast<std::size_t>(kFp8BlockSize);
+
+// vdpbf16ps reads bf16 subnormals as zero.
+float dp_input(std::uint16_t bits) { return (bits & 0x7F80) == 0 ? 0.0f : bf16_to_f32(bits); }
+
+float tree_sum(float (&lanes)[kLanes]) {
+  for (std::size_t half = kLanes / 2; half >= 1; half /= 2) {
+    for (std::size_t i = 0; i < half; ++i) lanes[i] += lanes[i + half];
+  }
+  return lanes[0];
+}
+
+// The column (within its group of 64) of word w (0..63) of an e4m3 row's packed layout: the
+// first chunk holds 16q + {0..7}, the second 16q + {8..15}.
+std::size_t e4m3_column(std::size_t word) {
+  const std::size_t chunk = word / kChunk, k = word % kChunk;
+  return 16 * (k / 8) + 8 * chunk + k % 8;
+}
+
+// Adds chunk words [w0, w0 + 32) of one token to acc: weight(w) and activation(w) are the
+// values of word w (zeros past the row).
+template <typename WeightAt, typename ActivationAt>
+void add_chunk(WeightAt weight, ActivationAt activation, std::size_t w0, float (&acc)[kLanes]) {
+  for (std::size_t l = 0; l < kLanes; ++l) {
+    const std::size_t even = w0 + 2 * l, odd = even + 1;
+    acc[l] += weight(odd) * activation(odd);
+    acc[l] += weight(even) * activation(even);
+  }
+}
+
+void pack_e4m3_x_scalar(const float* x, std::size_t n, std::uint16_t* out) {
+  for (std::size_t w = 0; w < gemv_e4m3_x_values(n); ++w) {
+    const std::size_t c = w / kGroup * kGroup + e4m3_column(w % kGroup);
+    out[w] = c < n ? f32_to_bf16(x[c]) : 0;
+  }
+}
+
+void e4m3_row_scalar(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride,
+                     std::size_t tokens, std::size_t n, float* out, std::size_t out_stride) {
+  const auto weight = [&](std::size_t w) {
+    const std::size_t c = w / kGroup * kGroup + e4m3_column(w % kGroup);
+    return c < n ? e4m3_to_f32(row[c]) : 0.0f;
+  };
+  const std::size_t words = gemv_e4m3_x_values(n);
+  for (std::size_t t = 0; t < tokens; ++t) {
+    const auto activation = [&](std::size_t w) { return dp_input(x[t * x_stride + w]); };
+    float total[kLanes] = {};
+    for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
+      float acc[2][kLanes] = {};
+      for (std::size_t w0 = b0, j = 0; w0 < std::min(words, b0 + kBlock); w0 += kChunk, ++j) add_chunk(weight, activation, w0, acc[j % 2]);
+      const float scale = block_scales[b0 / kBlock];
+      for (std::size_t l = 0; l < kLanes; ++l) total[l] = std::fma(acc[0][l] + acc[1][l], scale, total[l]);
+    }
+    out[t * out_stride] = tree_sum(total);
+  }
+}
+
+void bf16_row_scalar(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n,
+                     float* out, std::size_t out_stride) {
+  const auto weight = [&](std::size_t c) { return c < n ? dp_input(row[c]) : 0.0f; };
+  for (std::size_t t = 0; t < tokens; ++t) {
+    const auto activation = [&](std::size_t c) { return c < n ? dp_input(x[t * x_stride + c]) : 0.0f; };
+    float acc[2][kLanes] = {};
+    for (std::size_t c0 = 0, j = 0; c0 < n; c0 += kChunk, ++j) add_chunk(weight, activation, c0, acc[j % 2]);
+    float total[kLanes];
+    for (std::size_t l = 0; l < kLanes; ++l) total[l] = acc[0][l] + acc[1][l];
+    out[t * out_stride] = tree_sum(total);
+  }
+}
+
+}  // namespace
+
+std::size_t gemv_e4m3_x_values(std::size_t n) { return (n + kGroup - 1) / kGroup * kGroup; }
+
+const GemvBf16Kernels& scalar_gemv_bf16() {
+  static const GemvBf16Kernels kernels{"scalar", pack_e4m3_x_scalar, e4m3_row_scalar, bf16_row_scalar};
+  return kernels;
+}
+
+const GemvBf16Kernels& best_gemv_bf16() {
+  static const GemvBf16Kernels& best = []() -> const GemvBf16Kernels& {
+    const char* isa = std::getenv("DSV32_ISA");
+    if (isa != nullptr && std::string_view(isa) != "avx512") return scalar_gemv_bf16();
+    const GemvBf16Kernels* fast = avx512_gemv_bf16();
+    return fast != nullptr ? *fast : scalar_gemv_bf16();
+  }();
+  return best;
+}
+
+}  // namespace dsv32

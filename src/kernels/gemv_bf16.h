@@ -1,0 +1,50 @@
+#pragma once
+// The bf16 mode's product for a few tokens (decode, a few sequences sharing an expert): each
+// weight row is read once, in its stored format, converted in registers (e4m3 -> bf16 is
+// exact) and applied to every token, whose activations were rounded to bf16 once per call.
+// vdpbf16ps does 32 multiply-adds per instruction against 16 for a float32 FMA, and e4m3 codes
+// become bf16 through two 128-entry byte tables (vpermi2b: the high and the low byte of each
+// value), a few instructions per 64 weights: decode of FP8 weights was bound by the conversion
+// instructions of the float32 route, not by memory.
+//
+// Summation order (the scalar reference follows it step by step, so every path gives the same
+// bits): a row is cut into chunks of 32 columns, and lane l of a chunk holds two columns,
+// added odd word then even word as vdpbf16ps does. Within each 128-column block, chunks
+// alternate between two accumulators (two independent chains); at the block's end the two are
+// added and multiplied into the row's total by the block's scale (one FMA per lane; bf16
+// weights are one block with no scale). The 16 lanes are then summed as a tree: halves of 8,
+// 4, 2, 1. Columns past n count as zeros.
+//
+// Which columns a lane holds: for bf16 rows, chunk j's lane l holds columns 32j + 2l and
+// 32j + 2l + 1 (the stored order). For e4m3 rows the table lookups interleave bytes within
+// 16-byte lanes, so in each group of 64 columns the first chunk holds columns 16q + {0..7} and
+// the second 16q + {8..15} (q = 0..3), in that order; pack_e4m3_x lays the activations out
+// the same way.
+#include <cstddef>
+#include <cstdint>
+
+namespace dsv32 {
+
+// Values pack_e4m3_x writes for n columns: n rounded up to a multiple of 64.
+std::size_t gemv_e4m3_x_values(std::size_t n);
+
+struct GemvBf16Kernels {
+  const char* name;
+  // The activations x[0, n) for e4m3_row: rounded to bf16 (nearest even), in its column order,
+  // zeros past n.
+  void (*pack_e4m3_x)(const float* x, std::size_t n, std::uint16_t* out);
+  // out[t * out_stride] = Σ_b block_scales[b] · Σ_{c in block b} e4m3(row[c]) · x_t[c] for each
+  // token t, x_t = x + t * x_stride packed by pack_e4m3_x, blocks of 128 columns.
+  void (*e4m3_row)(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride,
+                   std::size_t tokens, std::size_t n, float* out, std::size_t out_stride);
+  // out[t * out_stride] = Σ_c row[c] · x_t[c], row and x (in column order) as bf16 bits.
+  void (*bf16_row)(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens,
+                   std::size_t n, float* out, std::size_t out_stride);
+};
+
+const GemvBf16Kernels& scalar_gemv_bf16();
+const GemvBf16Kernels* avx512_gemv_bf16();  // nullptr without AVX512-BF16 and AVX512-VBMI
+// The fastest this CPU runs (DSV32_ISA=scalar|avx2 forces the reference, as best_gemm_bf16()).
+const GemvBf16Kernels& best_gemv_bf16();
+
+}  // namespace dsv32

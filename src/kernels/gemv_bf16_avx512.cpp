@@ -1,0 +1,208 @@
+// AVX512-BF16 path of gemv_bf16.h; this file alone is compiled with -mavx512bf16 and is only
+// called after the CPU check below.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "kernels/gemv_bf16.h"
+#include "kernels/weight.h"
+
+namespace dsv32 {
+namespace {
+
+constexpr std::size_t kChunk = 32, kGroup = 64, kBlock = static_cast<std::size_t>(kFp8BlockSize);
+constexpr int kMaxTokens = 6;  // accumulators per call: 3 per token, in registers with the tables
+
+// Asking for the weight line this far ahead keeps more of them in flight than the hardware
+// prefetcher alone (as the float32 decode kernel).
+constexpr std::size_t kPrefetchBytes = 2048;
+
+// The lanes summed as a tree: halves of 8, 4, 2, 1.
+float tree_sum(__m512 lanes) {
+  const __m256 eight = _mm256_add_ps(_mm512_castps512_ps256(lanes), _mm512_extractf32x8_ps(lanes, 1));
+  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
+  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+  return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
+}
+
+// bf16 bits of the e4m3 magnitude m (0..127); 127 is e4m3's NaN.
+constexpr std::uint16_t magnitude_bf16(int m) {
+  const int exponent = m >> 3, mantissa = m & 7;
+  if (m == 127) return 0x7FC0;
+  if (exponent != 0) return static_cast<std::uint16_t>((exponent + 120) << 7 | mantissa << 4);
+  if (mantissa == 0) return 0;
+  const int top = mantissa >= 4 ? 2 : mantissa >= 2 ? 1 : 0;  // subnormal: mantissa * 2^-9, normalised
+  return static_cast<std::uint16_t>((118 + top) << 7 | (mantissa - (1 << top)) << (7 - top));
+}
+
+// The high and the low bytes of magnitude_bf16, for the two table registers of each.
+struct alignas(64) E4m3ByteTables {
+  std::uint8_t high[128];
+  std::uint8_t low[128];
+};
+constexpr E4m3ByteTables make_byte_tables() {
+  E4m3ByteTables tables{};
+  for (int m = 0; m < 128; ++m) {
+    tables.high[m] = static_cast<std::uint8_t>(magnitude_bf16(m) >> 8);
+    tables.low[m] = static_cast<std::uint8_t>(magnitude_bf16(m) & 0xFF);
+  }
+  return tables;
+}
+constexpr E4m3ByteTables kByteTables = make_byte_tables();
+
+struct E4m3Tables {
+  __m512i high0 = _mm512_load_si512(kByteTables.high), high1 = _mm512_load_si512(kByteTables.high + 64);
+  __m512i low0 = _mm512_load_si512(kByteTables.low), low1 = _mm512_load_si512(kByteTables.low + 64);
+};
+
+// 64 codes -> two chunks of 32 bf16 values in the packed column order (gemv_bf16.h): the
+// tables take the low 7 bits of each code, the sign bit is merged into the high byte, and the
+// bytes are interleaved within 16-byte lanes.
+inline void e4m3x64_to_bf16(__m512i codes, const E4m3Tables& tables, __m512i& first, __m512i& second) {
+  const __m512i high = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(tables.high0, codes, tables.high1), codes,
+                                                 _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);  // high | (codes & 0x80)
+  const __m512i low = _mm512_permutex2var_epi8(tables.low0, codes, tables.low1);
+  first = _mm512_unpacklo_epi8(low, high);
+  second = _mm512_unpackhi_epi8(low, high);
+}
+
+inline __m512 dot_chunk(__m512 acc, __m512i w, const std::uint16_t* x) {
+  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(w), reinterpret_cast<__m512bh>(_mm512_loadu_si512(x)));
+}
+
+template <int Tokens>
+void e4m3_row_fixed(const std::uint8_t* row, const float* block_scales, std::size_t n, const E4m3Tables& tables,
+                    const std::uint16_t* x, std::size_t x_stride, float* out, std::size_t out_stride) {
+  const std::size_t words = (n + kGroup - 1) / kGroup * kGroup;
+  __m512 total[Tokens];
+#pragma GCC unroll 8
+  for (int t = 0; t < Tokens; ++t) total[t] = _mm512_setzero_ps();
+  for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
+    __m512 even[Tokens], odd[Tokens];
+#pragma GCC unroll 8
+    for (int t = 0; t < Tokens; ++t) even[t] = odd[t] = _mm512_setzero_ps();
+    for (std::size_t g = b0; g < std::min(words, b0 + kBlock); g += kGroup) {
+      _mm_prefetch(reinterpret_cast<const char*>(row + g) + kPrefetchBytes, _MM_HINT_T0);
+      const __m512i codes = g + kGroup <= n ? _mm512_loadu_si512(row + g)
+                                            : _mm512_maskz_loadu_epi8(static_cast<__mmask64>((std::uint64_t{1} << (n - g)) - 1), row + g);
+      __m512i first, second;
+      e4m3x64_to_bf16(codes, tables, first, second);
+#pragma GCC unroll 8
+      for (int t = 0; t < Tokens; ++t) {
+        even[t] = dot_chunk(even[t], first, x + t * x_stride + g);
+        odd[t] = dot_chunk(odd[t], second, x + t * x_stride + g + kChunk);
+      }
+    }
+    const __m512 scale = _mm512_set1_ps(block_scales[b0 / kBlock]);
+#pragma GCC unroll 8
+    for (int t = 0; t < Tokens; ++t) total[t] = _mm512_fmadd_ps(_mm512_add_ps(even[t], odd[t]), scale, total[t]);
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < Tokens; ++t) out[t * out_stride] = tree_sum(total[t]);
+}
+
+// Words 16q + {0..7} then 16q + {8..15} of 64 (vpermt2w indices into two registers of 32).
+__m512i pack_index(int chunk) {
+  alignas(64) std::uint16_t index[32];
+  for (int k = 0; k < 32; ++k) index[k] = static_cast<std::uint16_t>(16 * (k / 8) + 8 * chunk + k % 8);
+  return _mm512_load_si512(index);
+}
+
+void pack_e4m3_x(const float* x, std::size_t n, std::uint16_t* out) {
+  const __m512i first_index = pack_index(0), second_index = pack_index(1);
+  const auto sixteen = [&](std::size_t c) {
+    const __mmask16 mask = c >= n ? 0 : n - c >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - c)) - 1);
+    return _mm512_maskz_loadu_ps(mask, x + c);
+  };
+  for (std::size_t g = 0; g < n; g += kGroup) {
+    const auto low = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(sixteen(g + 16), sixteen(g)));
+    const auto high = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(sixteen(g + 48), sixteen(g + 32)));
+    _mm512_storeu_si512(out + g, _mm512_permutex2var_epi16(low, first_index, high));
+    _mm512_storeu_si512(out + g + kChunk, _mm512_permutex2var_epi16(low, second_index, high));
+  }
+}
+
+// One chunk of a bf16 row applied to every token (Tail: columns from end on are zeros).
+template <int Tokens, bool Tail>
+inline void bf16_chunk(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t c, std::size_t end,
+                       __m512 (&acc)[Tokens]) {
+  const __mmask32 mask = !Tail || end - c >= kChunk ? ~__mmask32{0} : static_cast<__mmask32>((1u << (end - c)) - 1);
+  const __m512i w = Tail ? _mm512_maskz_loadu_epi16(mask, row + c) : _mm512_loadu_si512(row + c);
+#pragma GCC unroll 8
+  for (int t = 0; t < Tokens; ++t) {
+    const std::uint16_t* xt = x + t * x_stride + c;
+    const __m512i xv = Tail ? _mm512_maskz_loadu_epi16(mask, xt) : _mm512_loadu_si512(xt);
+    acc[t] = _mm512_dpbf16_ps(acc[t], reinterpret_cast<__m512bh>(w), reinterpret_cast<__m512bh>(xv));
+  }
+}
+
+template <int Tokens>
+void bf16_row_fixed(const std::uint16_t* row, std::size_t n, const std::uint16_t* x, std::size_t x_stride, float* out,
+                    std::size_t out_stride) {
+  __m512 even[Tokens], odd[Tokens];
+#pragma GCC unroll 8
+  for (int t = 0; t < Tokens; ++t) even[t] = odd[t] = _mm512_setzero_ps();
+  std::size_t c = 0;
+  for (; c + 2 * kChunk <= n; c += 2 * kChunk) {
+    bf16_chunk<Tokens, false>(row, x, x_stride, c, n, even);
+    bf16_chunk<Tokens, false>(row, x, x_stride, c + kChunk, n, odd);
+  }
+  if (c < n) bf16_chunk<Tokens, true>(row, x, x_stride, c, n, even);
+  if (c + kChunk < n) bf16_chunk<Tokens, true>(row, x, x_stride, c + kChunk, n, odd);
+#pragma GCC unroll 8
+  for (int t = 0; t < Tokens; ++t) out[t * out_stride] = tree_sum(_mm512_add_ps(even[t], odd[t]));
+}
+
+// Tokens in groups of up to kMaxTokens, each group with its accumulators in registers
+// (fixed[g - 1] handles g tokens).
+using E4m3Fixed = void (*)(const std::uint8_t*, const float*, std::size_t, const E4m3Tables&, const std::uint16_t*, std::size_t,
+                           float*, std::size_t);
+using Bf16Fixed = void (*)(const std::uint16_t*, std::size_t, const std::uint16_t*, std::size_t, float*, std::size_t);
+
+template <int... T>
+constexpr std::array<E4m3Fixed, kMaxTokens> e4m3_table(std::integer_sequence<int, T...>) {
+  return {e4m3_row_fixed<T + 1>...};
+}
+template <int... T>
+constexpr std::array<Bf16Fixed, kMaxTokens> bf16_table(std::integer_sequence<int, T...>) {
+  return {bf16_row_fixed<T + 1>...};
+}
+
+void e4m3_row(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens,
+              std::size_t n, float* out, std::size_t out_stride) {
+  static constexpr auto fixed = e4m3_table(std::make_integer_sequence<int, kMaxTokens>());
+  const E4m3Tables tables;
+  while (tokens > 0) {
+    const std::size_t group = std::min<std::size_t>(tokens, kMaxTokens);
+    fixed[group - 1](row, block_scales, n, tables, x, x_stride, out, out_stride);
+    tokens -= group;
+    x += group * x_stride;
+    out += group * out_stride;
+  }
+}
+
+void bf16_row(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n, float* out,
+              std::size_t out_stride) {
+  static constexpr auto fixed = bf16_table(std::make_integer_sequence<int, kMaxTokens>());
+  while (tokens > 0) {
+    const std::size_t group = std::min<std::size_t>(tokens, kMaxTokens);
+    fixed[group - 1](row, n, x, x_stride, out, out_stride);
+    tokens -= group;
+    x += group * x_stride;
+    out += group * out_stride;
+  }
+}
+
+}  // namespace
+
+const GemvBf16Kernels* avx512_gemv_bf16() {
+  static const GemvBf16Kernels kernels{"avx512bf16", pack_e4m3_x, e4m3_row, bf16_row};
+  __builtin_cpu_init();
+  const bool usable = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bf16");
+  return usable ? &kernels : nullptr;
+}
+
+}  // namespace dsv32

@@ -1,0 +1,142 @@
+// The bf16 mode's few-token product: the scalar reference against the formula in double (which
+// also proves the packed column order covers every column once), and the AVX-512 path against
+// the reference bitwise, at every shape edge (partial chunks, groups and blocks; token counts
+// across the register groups).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/gemv_bf16.h"
+#include "kernels/number_formats.h"
+#include "random_values.h"
+
+namespace dsv32 {
+namespace {
+
+constexpr std::size_t kColumnCounts[] = {1, 31, 33, 64, 100, 128, 200, 1024};
+
+std::vector<std::uint8_t> finite_codes(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::uint8_t> codes(n);
+  for (auto& code : codes) {
+    code = static_cast<std::uint8_t>(rng());
+    if ((code & 0x7F) == 0x7F) code = 0x01;  // no NaN; a subnormal instead
+  }
+  return codes;
+}
+
+std::vector<float> block_scales(std::size_t n) {
+  std::vector<float> scales;
+  for (std::size_t b = 0; b < (n + 127) / 128; ++b) scales.push_back(b % 3 == 0 ? 0.5f : b % 3 == 1 ? 3.0f : 0.01f);
+  return scales;
+}
+
+struct Fp8Case {
+  std::size_t n, tokens;
+  std::vector<std::uint8_t> codes;
+  std::vector<float> scales, x;
+  std::size_t x_stride;
+  std::vector<std::uint16_t> packed;
+
+  Fp8Case(const GemvBf16Kernels& kernels, std::size_t columns, std::size_t token_count)
+      : n(columns), tokens(token_count), codes(finite_codes(columns, 1)), scales(block_scales(columns)),
+        x(random_floats(token_count * columns, 2)), x_stride(gemv_e4m3_x_values(columns)),
+        packed(token_count * x_stride, 0xFFFF) {
+    for (std::size_t t = 0; t < tokens; ++t) kernels.pack_e4m3_x(x.data() + t * n, n, packed.data() + t * x_stride);
+  }
+  std::vector<float> run(const GemvBf16Kernels& kernels) const {
+    std::vector<float> out(tokens * 2, -7.0f);
+    kernels.e4m3_row(codes.data(), scales.data(), packed.data(), x_stride, tokens, n, out.data(), 2);
+    return out;
+  }
+};
+
+TEST(GemvBf16Test, E4m3ReferenceMatchesTheFormula) {
+  for (const std::size_t n : kColumnCounts) {
+    const Fp8Case c(scalar_gemv_bf16(), n, 2);
+    const auto out = c.run(scalar_gemv_bf16());
+    for (std::size_t t = 0; t < c.tokens; ++t) {
+      double sum = 0.0, magnitude = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double product = static_cast<double>(e4m3_to_f32(c.codes[i])) * c.scales[i / 128] * bf16_to_f32(f32_to_bf16(c.x[t * n + i]));
+        sum += product;
+        magnitude += std::fabs(product);
+      }
+      EXPECT_NEAR(out[2 * t], sum, 1e-6 * magnitude + 1e-30) << "n=" << n << " token " << t;
+      EXPECT_EQ(out[2 * t + 1], -7.0f) << "wrote past its output";
+    }
+  }
+}
+
+TEST(GemvBf16Test, PackedColumnsAreAPermutationPaddedWithZeros) {
+  for (const std::size_t n : kColumnCounts) {
+    std::vector<float> x(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(i + 1);  // exact in bf16 up to 256
+    std::vector<std::uint16_t> packed(gemv_e4m3_x_values(n));
+    scalar_gemv_bf16().pack_e4m3_x(x.data(), n, packed.data());
+    std::vector<int> seen(n, 0);
+    std::size_t zeros = 0;
+    for (const std::uint16_t value : packed) {
+      if (value == 0) {
+        ++zeros;
+        continue;
+      }
+      const auto column = static_cast<std::size_t>(bf16_to_f32(value)) - 1;
+      if (n <= 256) {
+        ASSERT_LT(column, n);
+        ++seen[column];
+      }
+    }
+    EXPECT_EQ(zeros, packed.size() - n) << "n=" << n;
+    if (n <= 256) {
+      for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(seen[i], 1) << "column " << i << " of " << n;
+    }
+  }
+}
+
+TEST(GemvBf16Test, Avx512E4m3MatchesScalarBitwise) {
+  const GemvBf16Kernels* fast = avx512_gemv_bf16();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 and AVX512-VBMI on this CPU";
+  for (const std::size_t n : kColumnCounts) {
+    for (const std::size_t tokens : {1, 2, 5, 6, 7, 13}) {
+      const Fp8Case reference_case(scalar_gemv_bf16(), n, tokens), fast_case(*fast, n, tokens);
+      EXPECT_EQ(fast_case.packed, reference_case.packed) << "packing, n=" << n;
+      const auto ours = fast_case.run(*fast), reference = reference_case.run(scalar_gemv_bf16());
+      for (std::size_t i = 0; i < ours.size(); ++i) EXPECT_EQ(ours[i], reference[i]) << "n=" << n << " tokens=" << tokens << " at " << i;
+    }
+  }
+}
+
+TEST(GemvBf16Test, Bf16RowsMatchScalarBitwiseAndTheFormula) {
+  const GemvBf16Kernels* fast = avx512_gemv_bf16();
+  for (const std::size_t n : kColumnCounts) {
+    for (const std::size_t tokens : {1, 3, 6, 9}) {
+      const auto w_floats = random_floats(n, 3), x_floats = random_floats(tokens * n, 4);
+      std::vector<std::uint16_t> w(n), x(tokens * n);
+      for (std::size_t i = 0; i < n; ++i) w[i] = f32_to_bf16(w_floats[i]);
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = f32_to_bf16(x_floats[i]);
+      std::vector<float> reference(tokens * 2, -7.0f);
+      scalar_gemv_bf16().bf16_row(w.data(), x.data(), n, tokens, n, reference.data(), 2);
+      for (std::size_t t = 0; t < tokens; ++t) {
+        double sum = 0.0, magnitude = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+          const double product = static_cast<double>(bf16_to_f32(w[i])) * bf16_to_f32(x[t * n + i]);
+          sum += product;
+          magnitude += std::fabs(product);
+        }
+        EXPECT_NEAR(reference[2 * t], sum, 1e-6 * magnitude + 1e-30) << "n=" << n;
+        EXPECT_EQ(reference[2 * t + 1], -7.0f);
+      }
+      if (fast == nullptr) continue;
+      std::vector<float> ours(tokens * 2, -7.0f);
+      fast->bf16_row(w.data(), x.data(), n, tokens, n, ours.data(), 2);
+      for (std::size_t i = 0; i < ours.size(); ++i) EXPECT_EQ(ours[i], reference[i]) << "n=" << n << " tokens=" << tokens << " at " << i;
+    }
+  }
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 and AVX512-VBMI on this CPU: reference checked alone";
+}
+
+}  // namespace
+}  // namespace dsv32
