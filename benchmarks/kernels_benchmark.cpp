@@ -1,6 +1,7 @@
 // Google Benchmark of the hand-written kernels, each SIMD path next to its scalar reference:
 //   ./build/benchmarks/dsv32_kernel_bench [--benchmark_filter=REGEX]
-// Counters: FLOP/s (2 per multiply-add) or bytes/s of weights streamed.
+// Counters: FLOP/s (2 per multiply-add) or bytes/s of weights streamed. FP8 block scales are
+// powers of two, as in the UE8M0 checkpoints.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -37,7 +38,7 @@ std::vector<std::uint16_t> random_bf16(std::size_t n, std::uint32_t seed) {
 void decode_e4m3(benchmark::State& state, const VectorOps* ops) {
   constexpr std::size_t kRows = 1024, kCols = 4096;
   const auto codes = random_codes(kRows * kCols, 1);
-  const std::vector<float> scales(kCols / 128, 0.01f), x(kCols, 0.5f);
+  const std::vector<float> scales(kCols / 128, 0x1p-7f), x(kCols, 0.5f);
   float out[4];
   for (auto _ : state) {
     for (std::size_t r = 0; r < kRows; r += 4) {
@@ -52,7 +53,7 @@ void decode_e4m3(benchmark::State& state, const VectorOps* ops) {
 void decode_e4m3_bf16(benchmark::State& state, const GemvBf16Kernels* kernels) {
   constexpr std::size_t kRows = 1024, kCols = 4096;
   const auto codes = random_codes(kRows * kCols, 1);
-  const std::vector<float> scales(kCols / 128, 0.01f);
+  const std::vector<float> scales(kCols / 128, 0x1p-7f);
   const std::vector<float> x(kCols, 0.5f);
   std::vector<std::uint16_t> packed(gemv_e4m3_x_values(kCols));
   kernels->pack_e4m3_x(x.data(), kCols, packed.data());
@@ -66,19 +67,19 @@ void decode_e4m3_bf16(benchmark::State& state, const GemvBf16Kernels* kernels) {
   state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// Decode through linear(), two threads, one token against 128 MB of weights (far beyond the
-// caches): the rate at which each format streams from memory.
-void decode_linear(benchmark::State& state, DType dtype, Precision precision) {
+// Decode through linear(), two threads, 1 or 16 tokens (a batch of sequences) against 128 MB of
+// weights (far beyond the caches): the rate at which each format streams from memory.
+void decode_linear(benchmark::State& state, DType dtype, Precision precision, std::int64_t tokens) {
   constexpr std::int64_t kBytes = 128 << 20, kCols = 1024;
   const std::int64_t rows = kBytes / kCols / (dtype == DType::BF16 ? 2 : 1);
   ComputeContext ctx(2);
   ctx.set_precision(precision);
   const auto codes = random_codes(static_cast<std::size_t>(kBytes), 8);
-  const std::vector<float> scales(static_cast<std::size_t>((rows / 128) * (kCols / 128)), 0.01f);
+  const std::vector<float> scales(static_cast<std::size_t>((rows / 128) * (kCols / 128)), 0x1p-7f);
   const Weight weight{dtype, codes.data(), rows, kCols, 0, dtype == DType::BF16 ? nullptr : scales.data(), kCols / 128};
-  std::vector<float> x(kCols, 0.5f), y(static_cast<std::size_t>(rows));
+  std::vector<float> x(static_cast<std::size_t>(tokens * kCols), 0.5f), y(static_cast<std::size_t>(tokens * rows));
   for (auto _ : state) {
-    linear(ctx, weight, {x.data(), 1, kCols}, {y.data(), 1, rows});
+    linear(ctx, weight, {x.data(), tokens, kCols}, {y.data(), tokens, rows});
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kBytes), benchmark::Counter::kIsIterationInvariantRate);
@@ -90,7 +91,7 @@ void prefill_linear(benchmark::State& state, Precision precision) {
   ComputeContext ctx(2);
   ctx.set_precision(precision);
   const auto codes = random_codes(kRows * kCols, 2);
-  const std::vector<float> scales((kRows / 128) * (kCols / 128), 0.01f);
+  const std::vector<float> scales((kRows / 128) * (kCols / 128), 0x1p-7f);
   const Weight weight{DType::F8_E4M3, codes.data(), kRows, kCols, 0, scales.data(), kCols / 128};
   std::vector<float> x(kTokens * kCols, 0.5f), y(kTokens * kRows);
   for (auto _ : state) {
@@ -101,15 +102,18 @@ void prefill_linear(benchmark::State& state, Precision precision) {
 }
 
 // The bf16 tile alone (8 rows x 32 tokens x 1536 columns, in L1/L2).
-void gemm_tile(benchmark::State& state, const GemmBf16Kernels* kernels) {
+// (half: the 16-token tile of batched decode)
+void gemm_tile(benchmark::State& state, const GemmBf16Kernels* kernels, bool half) {
   constexpr std::size_t kPairs = 768;
   const auto w = random_bf16(kGemmTileRows * 2 * kPairs, 3), packed = random_bf16(kGemmTileTokens * 2 * kPairs, 4);
   float tile[kGemmTileRows * kGemmTileTokens];
+  const GemmTileBf16 fn = half ? kernels->tile_half : kernels->tile;
   for (auto _ : state) {
-    kernels->tile(w.data(), 2 * kPairs, packed.data(), kPairs, tile);
+    fn(w.data(), 2 * kPairs, packed.data(), kPairs, tile);
     benchmark::DoNotOptimize(tile);
   }
-  state.counters["FLOP/s"] = benchmark::Counter(2.0 * kGemmTileRows * kGemmTileTokens * 2 * kPairs, benchmark::Counter::kIsIterationInvariantRate);
+  const double tokens = half ? kGemmTileTokens / 2 : kGemmTileTokens;
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * kGemmTileRows * tokens * 2 * kPairs, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // The indexer: one query (64 heads x 128) against 4096 cached keys.
@@ -157,13 +161,19 @@ void register_all() {
   if (const GemvBf16Kernels* fast = avx512_gemv_bf16()) benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/avx512bf16", decode_e4m3_bf16, fast);
   for (const Precision precision : {Precision::F32, Precision::BF16}) {
     const std::string suffix = precision == Precision::F32 ? "/f32" : "/bf16";
-    benchmark::RegisterBenchmark(("DecodeLinear128MB/fp8" + suffix).c_str(), decode_linear, DType::F8_E4M3, precision)->UseRealTime();
-    benchmark::RegisterBenchmark(("DecodeLinear128MB/bf16" + suffix).c_str(), decode_linear, DType::BF16, precision)->UseRealTime();
+    for (const std::int64_t tokens : {1, 16}) {
+      const std::string name = "DecodeLinear128MB/tokens:" + std::to_string(tokens);
+      benchmark::RegisterBenchmark((name + "/fp8" + suffix).c_str(), decode_linear, DType::F8_E4M3, precision, tokens)->UseRealTime();
+      benchmark::RegisterBenchmark((name + "/bf16" + suffix).c_str(), decode_linear, DType::BF16, precision, tokens)->UseRealTime();
+    }
   }
   benchmark::RegisterBenchmark("PrefillLinear512/f32", prefill_linear, Precision::F32)->UseRealTime();
   benchmark::RegisterBenchmark("PrefillLinear512/bf16", prefill_linear, Precision::BF16)->UseRealTime();
-  benchmark::RegisterBenchmark("GemmTileBf16/scalar", gemm_tile, &scalar_gemm_bf16());
-  if (const GemmBf16Kernels* fast = avx512_gemm_bf16()) benchmark::RegisterBenchmark("GemmTileBf16/avx512bf16", gemm_tile, fast);
+  benchmark::RegisterBenchmark("GemmTileBf16/scalar", gemm_tile, &scalar_gemm_bf16(), false);
+  if (const GemmBf16Kernels* fast = avx512_gemm_bf16()) {
+    benchmark::RegisterBenchmark("GemmTileBf16/avx512bf16", gemm_tile, fast, false);
+    benchmark::RegisterBenchmark("GemmTileHalfBf16/avx512bf16", gemm_tile, fast, true);
+  }
   benchmark::RegisterBenchmark("IndexScores4096/scalar", index_scores, &index_scores_scalar);
   if (const IndexScoresFn fn = index_scores_avx2()) benchmark::RegisterBenchmark("IndexScores4096/avx2", index_scores, fn);
   if (const IndexScoresFn fn = index_scores_avx512()) benchmark::RegisterBenchmark("IndexScores4096/avx512bf16", index_scores, fn);

@@ -33,7 +33,7 @@ struct GemmBf16Kernels {
 };
 
 const GemmBf16Kernels& scalar_gemm_bf16();
-const GemmBf16Kernels* avx512_gemm_bf16();  // nullptr when the CPU lacks AVX512-BF16
+const GemmBf16Kernels* avx512_gemm_bf16();  // nullptr when the CPU lacks AVX512-BF16 or AVX512-VBMI
 // The fastest this CPU runs (DSV32_ISA=scalar|avx2 forces the reference, which linear() then
 // leaves aside for its float32 path).
 const GemmBf16Kernels& best_gemm_bf16();

@@ -2,8 +2,10 @@
 // called after the CPU check below.
 #include <immintrin.h>
 
+#include <bit>
 #include <cstring>
 
+#include "kernels/e4m3_tables_avx512.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/number_formats.h"
 
@@ -66,13 +68,17 @@ void round_to_bf16(const float* src, std::uint16_t* dst, std::size_t n) {
   for (; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
 }
 
-// e4m3 through f16 (value * 2^-8, subnormals exact), times scale * 2^8, rounded as above.
+// e4m3 through f16 (value * 2^-8, subnormals exact), times 2^8 (exact), times scale (the one
+// rounding), rounded as above; products below the float32 normals become zeros, as vdpbf16ps
+// would read them.
 void e4m3_to_bf16(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n) {
-  const __m512 factor = _mm512_set1_ps(scale * 256.0f);
+  const __m512 factor = _mm512_set1_ps(scale);
   const auto sixteen = [&](std::size_t i) {
     const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
     const __m256i shifted = _mm256_srai_epi16(_mm256_slli_epi16(_mm256_cvtepu8_epi16(codes), 8), 1);
-    return _mm512_mul_ps(_mm512_cvtph_ps(_mm256_and_si256(shifted, _mm256_set1_epi16(static_cast<short>(0xBFFF)))), factor);
+    const __m512 value = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_and_si256(shifted, _mm256_set1_epi16(static_cast<short>(0xBFFF)))),
+                                       _mm512_set1_ps(256.0f));
+    return _mm512_mul_ps(value, factor);
   };
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -81,12 +87,59 @@ void e4m3_to_bf16(const std::uint8_t* src, float scale, std::uint16_t* dst, std:
   for (; i < n; ++i) dst[i] = f32_to_bf16(e4m3_to_f32(src[i]) * scale);
 }
 
+// Word j of the first (second) register: code j (32 + j)'s low byte, then its high byte.
+struct alignas(64) InterleaveIndex {
+  std::uint8_t first[64], second[64];
+};
+constexpr InterleaveIndex make_interleave_index() {
+  InterleaveIndex index{};
+  for (int j = 0; j < 32; ++j) {
+    index.first[2 * j] = static_cast<std::uint8_t>(j);
+    index.first[2 * j + 1] = static_cast<std::uint8_t>(64 + j);
+    index.second[2 * j] = static_cast<std::uint8_t>(32 + j);
+    index.second[2 * j + 1] = static_cast<std::uint8_t>(96 + j);
+  }
+  return index;
+}
+constexpr InterleaveIndex kInterleaveIndex = make_interleave_index();
+
+// The same through the byte tables (e4m3_tables_avx512.h) when the scale is a power of two
+// 2^k that keeps every product a normal bf16 (the UE8M0 checkpoints, and make-model's): the
+// product is then exact, the table's value with k added to its exponent (zeros and NaNs
+// left alone). Other scales take the route above.
+void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(scale);
+  const int k = static_cast<int>((bits >> 23) & 0xFF) - 127;
+  if ((bits & 0x807FFFFFu) != 0 || k < -117 || k > 119) {  // products from 2^-9 * 2^k to 448 * 2^k
+    e4m3_to_bf16(src, scale, dst, n);
+    return;
+  }
+  const E4m3Tables tables;
+  const __m512i first_index = _mm512_load_si512(kInterleaveIndex.first), second_index = _mm512_load_si512(kInterleaveIndex.second);
+  const __m512i exponent_step = _mm512_set1_epi16(static_cast<short>(k * 128));
+  for (std::size_t i = 0; i < n; i += 64) {
+    const __mmask64 valid = n - i >= 64 ? ~__mmask64{0} : (std::uint64_t{1} << (n - i)) - 1;
+    const __m512i codes = _mm512_maskz_loadu_epi8(valid, src + i);
+    // Magnitudes 1..126 (not zero, not NaN): (magnitude - 1) < 126 unsigned.
+    const __m512i magnitude = _mm512_and_si512(codes, _mm512_set1_epi8(0x7F));
+    const __mmask64 scaled = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(magnitude, _mm512_set1_epi8(1)), _mm512_set1_epi8(126));
+    const E4m3Bytes bytes = e4m3x64_bytes(codes, tables);
+    __m512i first = _mm512_permutex2var_epi8(bytes.low, first_index, bytes.high);
+    __m512i second = _mm512_permutex2var_epi8(bytes.low, second_index, bytes.high);
+    first = _mm512_mask_add_epi16(first, static_cast<__mmask32>(scaled), first, exponent_step);
+    second = _mm512_mask_add_epi16(second, static_cast<__mmask32>(scaled >> 32), second, exponent_step);
+    _mm512_mask_storeu_epi16(dst + i, static_cast<__mmask32>(valid), first);
+    _mm512_mask_storeu_epi16(dst + i + 32, static_cast<__mmask32>(valid >> 32), second);
+  }
+}
+
 }  // namespace
 
 const GemmBf16Kernels* avx512_gemm_bf16() {
-  static const GemmBf16Kernels kernels{"avx512bf16", tile, tile_half, round_to_bf16, e4m3_to_bf16};
+  static const GemmBf16Kernels kernels{"avx512bf16", tile, tile_half, round_to_bf16, e4m3_to_bf16_tables};
   __builtin_cpu_init();
-  const bool usable = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  const bool usable = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bf16");
   return usable ? &kernels : nullptr;
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <utility>
 
+#include "kernels/e4m3_tables_avx512.h"
 #include "kernels/gemv_bf16.h"
 #include "kernels/weight.h"
 
@@ -27,45 +28,12 @@ float tree_sum(__m512 lanes) {
   return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
 }
 
-// bf16 bits of the e4m3 magnitude m (0..127); 127 is e4m3's NaN.
-constexpr std::uint16_t magnitude_bf16(int m) {
-  const int exponent = m >> 3, mantissa = m & 7;
-  if (m == 127) return 0x7FC0;
-  if (exponent != 0) return static_cast<std::uint16_t>((exponent + 120) << 7 | mantissa << 4);
-  if (mantissa == 0) return 0;
-  const int top = mantissa >= 4 ? 2 : mantissa >= 2 ? 1 : 0;  // subnormal: mantissa * 2^-9, normalised
-  return static_cast<std::uint16_t>((118 + top) << 7 | (mantissa - (1 << top)) << (7 - top));
-}
-
-// The high and the low bytes of magnitude_bf16, for the two table registers of each.
-struct alignas(64) E4m3ByteTables {
-  std::uint8_t high[128];
-  std::uint8_t low[128];
-};
-constexpr E4m3ByteTables make_byte_tables() {
-  E4m3ByteTables tables{};
-  for (int m = 0; m < 128; ++m) {
-    tables.high[m] = static_cast<std::uint8_t>(magnitude_bf16(m) >> 8);
-    tables.low[m] = static_cast<std::uint8_t>(magnitude_bf16(m) & 0xFF);
-  }
-  return tables;
-}
-constexpr E4m3ByteTables kByteTables = make_byte_tables();
-
-struct E4m3Tables {
-  __m512i high0 = _mm512_load_si512(kByteTables.high), high1 = _mm512_load_si512(kByteTables.high + 64);
-  __m512i low0 = _mm512_load_si512(kByteTables.low), low1 = _mm512_load_si512(kByteTables.low + 64);
-};
-
 // 64 codes -> two chunks of 32 bf16 values in the packed column order (gemv_bf16.h): the
-// tables take the low 7 bits of each code, the sign bit is merged into the high byte, and the
 // bytes are interleaved within 16-byte lanes.
 inline void e4m3x64_to_bf16(__m512i codes, const E4m3Tables& tables, __m512i& first, __m512i& second) {
-  const __m512i high = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(tables.high0, codes, tables.high1), codes,
-                                                 _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);  // high | (codes & 0x80)
-  const __m512i low = _mm512_permutex2var_epi8(tables.low0, codes, tables.low1);
-  first = _mm512_unpacklo_epi8(low, high);
-  second = _mm512_unpackhi_epi8(low, high);
+  const E4m3Bytes bytes = e4m3x64_bytes(codes, tables);
+  first = _mm512_unpacklo_epi8(bytes.low, bytes.high);
+  second = _mm512_unpackhi_epi8(bytes.low, bytes.high);
 }
 
 inline __m512 dot_chunk(__m512 acc, __m512i w, const std::uint16_t* x) {
@@ -104,14 +72,21 @@ void e4m3_row_fixed(const std::uint8_t* row, const float* block_scales, std::siz
 }
 
 // Words 16q + {0..7} then 16q + {8..15} of 64 (vpermt2w indices into two registers of 32).
-__m512i pack_index(int chunk) {
-  alignas(64) std::uint16_t index[32];
-  for (int k = 0; k < 32; ++k) index[k] = static_cast<std::uint16_t>(16 * (k / 8) + 8 * chunk + k % 8);
-  return _mm512_load_si512(index);
+struct alignas(64) PackIndex {
+  std::uint16_t first[32], second[32];
+};
+constexpr PackIndex make_pack_index() {
+  PackIndex index{};
+  for (int k = 0; k < 32; ++k) {
+    index.first[k] = static_cast<std::uint16_t>(16 * (k / 8) + k % 8);
+    index.second[k] = static_cast<std::uint16_t>(16 * (k / 8) + 8 + k % 8);
+  }
+  return index;
 }
+constexpr PackIndex kPackIndex = make_pack_index();
 
 void pack_e4m3_x(const float* x, std::size_t n, std::uint16_t* out) {
-  const __m512i first_index = pack_index(0), second_index = pack_index(1);
+  const __m512i first_index = _mm512_load_si512(kPackIndex.first), second_index = _mm512_load_si512(kPackIndex.second);
   const auto sixteen = [&](std::size_t c) {
     const __mmask16 mask = c >= n ? 0 : n - c >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - c)) - 1);
     return _mm512_maskz_loadu_ps(mask, x + c);
