@@ -220,7 +220,7 @@ nlohmann::json run_bench(const Options& options) {
       {"model", dir},
       {"threads", ctx.threads()},
       {"isa", ctx.ops().name},
-      {"precision", bf16_products(ctx) ? "bf16" : "f32"},  // what ran: bf16 needs AVX512-BF16
+      {"precision", bf16_products(ctx) ? "bf16" : "f32"},  // what ran: bf16 needs AVX512-BF16 and -VBMI
       {"prompt_tokens", options.prompt},
       {"gen_tokens", options.gen},
       {"context_tokens", N},

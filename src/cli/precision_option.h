@@ -17,7 +17,7 @@ inline CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision) {
   return cmd
       ->add_option_function<std::string>(
           "--precision", [&precision](const std::string& name) { precision = name == "bf16" ? Precision::BF16 : Precision::F32; },
-          "activation precision: bf16 (fast; float32 products on CPUs without AVX512-BF16) or f32 (the reference's "
+          "activation precision: bf16 (fast; float32 products on CPUs without AVX512-BF16 and AVX512-VBMI) or f32 (the reference's "
           "float32 run); default " + current)
       ->check(CLI::IsMember({"f32", "bf16"}));
 }
