@@ -118,8 +118,9 @@ void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* ds
   const __m512i first_index = _mm512_load_si512(kInterleaveIndex.first), second_index = _mm512_load_si512(kInterleaveIndex.second);
   const __m512i exponent_step = _mm512_set1_epi16(static_cast<short>(k * 128));
   for (std::size_t i = 0; i < n; i += 64) {
-    const __mmask64 valid = n - i >= 64 ? ~__mmask64{0} : (std::uint64_t{1} << (n - i)) - 1;
-    const __m512i codes = _mm512_maskz_loadu_epi8(valid, src + i);
+    const bool whole = n - i >= 64;  // masked loads and stores only at the tail: they cost more
+    const __mmask64 valid = whole ? ~__mmask64{0} : (std::uint64_t{1} << (n - i)) - 1;
+    const __m512i codes = whole ? _mm512_loadu_si512(src + i) : _mm512_maskz_loadu_epi8(valid, src + i);
     // Magnitudes 1..126 (not zero, not NaN): (magnitude - 1) < 126 unsigned.
     const __m512i magnitude = _mm512_and_si512(codes, _mm512_set1_epi8(0x7F));
     const __mmask64 scaled = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(magnitude, _mm512_set1_epi8(1)), _mm512_set1_epi8(126));
@@ -128,8 +129,13 @@ void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* ds
     __m512i second = _mm512_permutex2var_epi8(bytes.low, second_index, bytes.high);
     first = _mm512_mask_add_epi16(first, static_cast<__mmask32>(scaled), first, exponent_step);
     second = _mm512_mask_add_epi16(second, static_cast<__mmask32>(scaled >> 32), second, exponent_step);
-    _mm512_mask_storeu_epi16(dst + i, static_cast<__mmask32>(valid), first);
-    _mm512_mask_storeu_epi16(dst + i + 32, static_cast<__mmask32>(valid >> 32), second);
+    if (whole) {
+      _mm512_storeu_si512(dst + i, first);
+      _mm512_storeu_si512(dst + i + 32, second);
+    } else {
+      _mm512_mask_storeu_epi16(dst + i, static_cast<__mmask32>(valid), first);
+      _mm512_mask_storeu_epi16(dst + i + 32, static_cast<__mmask32>(valid >> 32), second);
+    }
   }
 }
 
