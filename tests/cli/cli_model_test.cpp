@@ -1,6 +1,7 @@
 // The model subcommands as users and outside checks run them: make-model, logits, bench.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -93,10 +94,16 @@ TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
   ASSERT_EQ(run("bench --model " + (dir / "m").string() + " --prompt 24 --gen 4 --json", dir / "bench.txt"), 0)
       << read_file(dir / "bench.txt");
   const auto bench = nlohmann::json::parse(read_file(dir / "bench.txt"));
-  for (const char* key : {"prefill_tok_s", "decode_tok_s", "peak_rss_bytes"}) {
+  for (const char* key : {"prefill_tok_s", "decode_tok_s", "bytes_per_token", "bandwidth_gb_s", "peak_rss_bytes"}) {
     ASSERT_TRUE(bench.contains(key)) << key;
     EXPECT_GT(bench[key].get<double>(), 0.0) << key;
   }
+  // The bandwidth is the higher of the probes around the decode (one where the peak RSS cannot
+  // be reset around the first).
+  const auto probes = bench["bandwidth_probes_gb_s"].get<std::vector<double>>();
+  ASSERT_FALSE(probes.empty());
+  EXPECT_LE(probes.size(), 2u);
+  EXPECT_EQ(*std::max_element(probes.begin(), probes.end()), bench["bandwidth_gb_s"].get<double>());
 }
 
 }  // namespace
