@@ -109,7 +109,7 @@ void gemm_tile(benchmark::State& state, const GemmBf16Kernels* kernels, bool hal
   float tile[kGemmTileRows * kGemmTileTokens];
   const GemmTileBf16 fn = half ? kernels->tile_half : kernels->tile;
   for (auto _ : state) {
-    fn(w.data(), 2 * kPairs, packed.data(), kPairs, tile);
+    fn(w.data(), 2 * kPairs, packed.data(), kPairs, tile, {});
     benchmark::DoNotOptimize(tile);
   }
   const double tokens = half ? kGemmTileTokens / 2 : kGemmTileTokens;

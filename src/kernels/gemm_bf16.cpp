@@ -26,12 +26,12 @@ void tile_tokens(const std::uint16_t* w, std::size_t row_stride, const std::uint
 }
 
 void tile_scalar(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-                 float* tile) {
+                 float* tile, TilePrefetch) {
   tile_tokens(w, row_stride, packed_block, col_pairs, tile, kGemmTileTokens);
 }
 
 void tile_half_scalar(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-                      float* tile) {
+                      float* tile, TilePrefetch) {
   tile_tokens(w, row_stride, packed_block, col_pairs, tile, kGemmTileTokens / 2);
 }
 

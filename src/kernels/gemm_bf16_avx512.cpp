@@ -2,6 +2,7 @@
 // called after the CPU check below.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -12,14 +13,35 @@
 namespace dsv32 {
 namespace {
 
+// A TilePrefetch's lines requested evenly over a loop of `iterations` (bursts measured slower).
+class SpreadPrefetch {
+ public:
+  SpreadPrefetch(TilePrefetch prefetch, std::size_t iterations)
+      : ahead_(static_cast<const char*>(prefetch.begin)), end_(ahead_ + 64 * prefetch.lines),
+        step_(prefetch.lines == 0 ? iterations : std::max<std::size_t>(1, iterations / prefetch.lines)) {}
+  void at(std::size_t i) {
+    if (i != next_ || ahead_ >= end_) return;
+    _mm_prefetch(ahead_, _MM_HINT_T1);
+    ahead_ += 64;
+    next_ += step_;
+  }
+
+ private:
+  const char* ahead_;
+  const char* end_;
+  std::size_t step_, next_ = 0;
+};
+
 // 8 rows x 32 tokens: sixteen accumulators, two activation loads and eight broadcast weight
 // pairs per column pair, so the multiply unit is the bound, not the loads.
 void tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-          float* out) {
+          float* out, TilePrefetch prefetch) {
   __m512 acc[kGemmTileRows][2];
 #pragma GCC unroll 8
   for (int r = 0; r < kGemmTileRows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  SpreadPrefetch ahead(prefetch, col_pairs);
   for (std::size_t i = 0; i < col_pairs; ++i) {
+    ahead.at(i);
     const auto x0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed_block + i * 64));
     const auto x1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed_block + i * 64 + 32));
 #pragma GCC unroll 8
@@ -40,11 +62,13 @@ void tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* p
 
 // The first 16 tokens only (a batch of a few decoding sequences): eight accumulators.
 void tile_half(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-               float* out) {
+               float* out, TilePrefetch prefetch) {
   __m512 acc[kGemmTileRows];
 #pragma GCC unroll 8
   for (int r = 0; r < kGemmTileRows; ++r) acc[r] = _mm512_setzero_ps();
+  SpreadPrefetch ahead(prefetch, col_pairs);
   for (std::size_t i = 0; i < col_pairs; ++i) {
+    ahead.at(i);
     const auto x0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed_block + i * 64));
 #pragma GCC unroll 8
     for (int r = 0; r < kGemmTileRows; ++r) {

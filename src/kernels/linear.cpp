@@ -123,6 +123,7 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
   const std::int64_t cols = weight.cols, block_rows = gemm_block_rows(cols);
   const std::uint16_t* stored =
       weight.dtype == DType::BF16 ? reinterpret_cast<const std::uint16_t*>(weight.data) + weight.first_row * cols : nullptr;
+  const auto weight_bytes = static_cast<std::int64_t>(dtype_bytes(weight.dtype));
   float tile[kGemmTileRows * kGemmTileTokens];
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += block_rows) {
     const std::int64_t n = std::min(block_rows, row_end - r0);
@@ -135,11 +136,23 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
         weight_row_to_bf16(kernels, ops, weight, r0 + std::min(i, n - 1), 0, cols, row_f32, scratch + i * cols);
       }
     }
+    // The first token block's tiles request the weights that come next from memory: the next
+    // tile's rows where they are used in place, else the next block's share of stored rows.
+    const std::int64_t next_rows = std::min(block_rows, row_end - r0 - n), tiles = padded / kGemmTileRows;
+    const auto stored_row = [&](std::int64_t r) { return weight.data + static_cast<std::size_t>((weight.first_row + r) * cols) * weight_bytes; };
     for (std::int64_t t0 = 0; t0 < tokens; t0 += kGemmTileTokens) {
       const std::int64_t tokens_here = std::min(kGemmTileTokens, tokens - t0);
       for (std::int64_t g = 0; g < n; g += kGemmTileRows) {
+        TilePrefetch prefetch;
+        if (t0 == 0 && block != scratch) {
+          const std::int64_t rows = std::min(kGemmTileRows, row_end - (r0 + g + kGemmTileRows));
+          if (rows > 0) prefetch = {stored_row(r0 + g + kGemmTileRows), static_cast<std::size_t>(rows * cols * weight_bytes / 64)};
+        } else if (t0 == 0 && next_rows > 0) {
+          const std::int64_t share = (next_rows * cols * weight_bytes + tiles - 1) / tiles;
+          prefetch = {stored_row(r0 + n) + g / kGemmTileRows * share, static_cast<std::size_t>((share + 63) / 64)};
+        }
         const GemmTileBf16 tile_fn = tokens_here <= kGemmTileTokens / 2 ? kernels.tile_half : kernels.tile;
-        tile_fn(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile);
+        tile_fn(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile, prefetch);
         const std::int64_t rows_here = std::min(kGemmTileRows, n - g);
         for (std::int64_t t = 0; t < tokens_here; ++t) {
           float* y_row = y.data + (t0 + t) * y.stride + r0 + g;

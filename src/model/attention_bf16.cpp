@@ -65,7 +65,7 @@ bool Model::absorb_queries_bf16(std::int64_t layer, std::int64_t T, const float*
         for (std::int64_t j = 0; j < kGemmTileTokens; ++j) packed[((r / 2) * kGemmTileTokens + j) * 2 + r % 2] = row[j];
       }
       for (std::int64_t t0 = 0; t0 < T; t0 += kGemmTileRows) {
-        kernels.tile(queries + (h * padded_tokens + t0) * dn, static_cast<std::size_t>(dn), packed, static_cast<std::size_t>(dn / 2), tile);
+        kernels.tile(queries + (h * padded_tokens + t0) * dn, static_cast<std::size_t>(dn), packed, static_cast<std::size_t>(dn / 2), tile, {});
         for (std::int64_t r = 0; r < kGemmTileRows && t0 + r < T; ++r) {
           std::copy_n(tile + r * kGemmTileTokens, kGemmTileTokens, q_absorbed + ((t0 + r) * H + h) * C + c0);
         }

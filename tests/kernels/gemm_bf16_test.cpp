@@ -30,10 +30,10 @@ TEST(GemmBf16Test, Avx512TileMatchesScalar) {
     const std::size_t row_stride = 2 * pairs + 6;
     const auto w = random_bf16(kGemmTileRows * row_stride, 1), packed = random_bf16(kGemmTileTokens * 2 * pairs, 2);
     std::vector<float> ours(kGemmTileRows * kGemmTileTokens), reference(ours.size());
-    fast->tile(w.data(), row_stride, packed.data(), pairs, ours.data());
-    scalar_gemm_bf16().tile(w.data(), row_stride, packed.data(), pairs, reference.data());
+    fast->tile(w.data(), row_stride, packed.data(), pairs, ours.data(), {w.data() + row_stride, 3});  // prefetching changes nothing
+    scalar_gemm_bf16().tile(w.data(), row_stride, packed.data(), pairs, reference.data(), {});
     std::vector<float> half(ours.size(), -1.0f);
-    fast->tile_half(w.data(), row_stride, packed.data(), pairs, half.data());
+    fast->tile_half(w.data(), row_stride, packed.data(), pairs, half.data(), {w.data(), 4});
     for (std::size_t i = 0; i < ours.size(); ++i) {
       if (i % kGemmTileTokens < kGemmTileTokens / 2) {
         EXPECT_EQ(half[i], ours[i]) << "tile_half, pairs=" << pairs << " at " << i;
