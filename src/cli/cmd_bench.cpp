@@ -214,11 +214,14 @@ nlohmann::json run_bench(const Options& options) {
 
   // The machine's bandwidth drifts over minutes on shared hosts (33-52 GB/s seen on one), so it
   // is probed right before and right after the decode, and the higher figure is the limit. The
-  // probe's buffer is left out of the peak RSS (reset after the first probe); without the reset
-  // only the second probe runs.
+  // probe's buffer is left out of the peak RSS (reset after the first probe); where the peak
+  // cannot be reset, only the second probe runs.
   std::vector<double> probes;
-  std::size_t peak_rss = peak_rss_bytes();
-  if (const double before = read_bandwidth_gb_s(ctx.pool()); reset_peak_rss()) probes.push_back(before);
+  std::size_t peak_rss = peak_rss_bytes();  // kept here: the reset below forgets it
+  if (reset_peak_rss()) {
+    probes.push_back(read_bandwidth_gb_s(ctx.pool()));
+    if (!reset_peak_rss()) fail("bench: the peak RSS could be reset once, then not again");
+  }
 
   std::vector<SequenceStep> steps(static_cast<std::size_t>(C));
   start = std::chrono::steady_clock::now();

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <string_view>
 
 #include "kernels/number_formats.h"
+#include "kernels/vector_ops.h"
 
 namespace dsv32 {
 
@@ -84,9 +83,7 @@ void attend_block_bf16_scalar(const AttentionBf16Query& query, const std::uint16
 
 AttendBlockBf16 fast_attend_block_bf16() {
   static const AttendBlockBf16 fast = []() -> AttendBlockBf16 {
-    const char* isa = std::getenv("DSV32_ISA");
-    if (isa != nullptr && std::string_view(isa) != "avx512") return nullptr;
-    return attend_block_bf16_avx512();
+    return avx512_kernels_allowed() ? attend_block_bf16_avx512() : nullptr;
   }();
   return fast;
 }

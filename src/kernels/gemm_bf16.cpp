@@ -1,9 +1,7 @@
 #include "kernels/gemm_bf16.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <string_view>
 
 #include "kernels/number_formats.h"
 
@@ -36,7 +34,7 @@ void tile_half_scalar(const std::uint16_t* w, std::size_t row_stride, const std:
 }
 
 void round_scalar(const float* src, std::uint16_t* dst, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+  for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16_flushing_subnormals(src[i]);
 }
 
 void e4m3_scalar(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n) {
@@ -52,9 +50,7 @@ const GemmBf16Kernels& scalar_gemm_bf16() {
 
 const GemmBf16Kernels& best_gemm_bf16() {
   static const GemmBf16Kernels& best = []() -> const GemmBf16Kernels& {
-    const char* isa = std::getenv("DSV32_ISA");
-    if (isa != nullptr && std::string_view(isa) != "avx512") return scalar_gemm_bf16();
-    const GemmBf16Kernels* fast = avx512_gemm_bf16();
+    const GemmBf16Kernels* fast = avx512_kernels_allowed() ? avx512_gemm_bf16() : nullptr;
     return fast != nullptr ? *fast : scalar_gemm_bf16();
   }();
   return best;

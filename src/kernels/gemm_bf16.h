@@ -21,7 +21,7 @@ constexpr std::int64_t kGemmTileRows = 8;     // weight rows in a tile
 // Memory a tile requests into L2 while it computes, `lines` 64-byte lines from `begin` spread
 // evenly over its loop: the weights the next tile will read. A tile of a few tokens is
 // short, and the hardware prefetcher alone left the next rows' first lines to wait on memory
-// (bf16 weights, 16 tokens: 17 -> 26 GB/s).
+// (bf16 weights, 16 tokens: 17 -> 22-25 GB/s).
 struct TilePrefetch {
   const void* begin = nullptr;
   std::size_t lines = 0;

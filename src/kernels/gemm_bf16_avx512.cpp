@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <limits>
 
 #include "kernels/e4m3_tables_avx512.h"
 #include "kernels/gemm_bf16.h"
@@ -16,19 +17,20 @@ namespace {
 // A TilePrefetch's lines requested evenly over a loop of `iterations` (bursts measured slower).
 class SpreadPrefetch {
  public:
+  // Addresses as integers: the last line may start past the end of the weights, and a
+  // prefetch never faults, but a pointer formed there would be undefined behaviour.
   SpreadPrefetch(TilePrefetch prefetch, std::size_t iterations)
-      : ahead_(static_cast<const char*>(prefetch.begin)), end_(ahead_ + 64 * prefetch.lines),
+      : ahead_(reinterpret_cast<std::uintptr_t>(prefetch.begin)), end_(ahead_ + 64 * prefetch.lines),
         step_(prefetch.lines == 0 ? iterations : std::max<std::size_t>(1, iterations / prefetch.lines)) {}
   void at(std::size_t i) {
     if (i != next_ || ahead_ >= end_) return;
-    _mm_prefetch(ahead_, _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(ahead_), _MM_HINT_T1);
     ahead_ += 64;
     next_ += step_;
   }
 
  private:
-  const char* ahead_;
-  const char* end_;
+  std::uintptr_t ahead_, end_;
   std::size_t step_, next_ = 0;
 };
 
@@ -81,20 +83,20 @@ void tile_half(const std::uint16_t* w, std::size_t row_stride, const std::uint16
   for (int r = 0; r < kGemmTileRows; ++r) _mm512_storeu_ps(out + r * kGemmTileTokens, acc[r]);
 }
 
-// vcvtne2ps2bf16 rounds to nearest even and quiets NaNs like f32_to_bf16; it reads float32
-// subnormals as zero, which vdpbf16ps would do with their bf16 images anyway.
+// vcvtne2ps2bf16 rounds to nearest even, quiets NaNs and reads float32 subnormals as zeros, as
+// f32_to_bf16_flushing_subnormals (which the tail uses).
 void round_to_bf16(const float* src, std::uint16_t* dst, std::size_t n) {
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
     _mm512_storeu_si512(dst + i, reinterpret_cast<__m512i>(packed));
   }
-  for (; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+  for (; i < n; ++i) dst[i] = f32_to_bf16_flushing_subnormals(src[i]);
 }
 
 // e4m3 through f16 (value * 2^-8, subnormals exact), times 2^8 (exact), times scale (the one
 // rounding), rounded as above; products below the float32 normals become zeros, as vdpbf16ps
-// would read them.
+// would read them. NaN codes (magnitude 0x7F, which f16 reads as 480) are put back as NaN.
 void e4m3_to_bf16(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n) {
   const __m512 factor = _mm512_set1_ps(scale);
   const auto sixteen = [&](std::size_t i) {
@@ -102,7 +104,8 @@ void e4m3_to_bf16(const std::uint8_t* src, float scale, std::uint16_t* dst, std:
     const __m256i shifted = _mm256_srai_epi16(_mm256_slli_epi16(_mm256_cvtepu8_epi16(codes), 8), 1);
     const __m512 value = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_and_si256(shifted, _mm256_set1_epi16(static_cast<short>(0xBFFF)))),
                                        _mm512_set1_ps(256.0f));
-    return _mm512_mul_ps(value, factor);
+    const __mmask16 nan = _mm_cmpeq_epi8_mask(_mm_and_si128(codes, _mm_set1_epi8(0x7F)), _mm_set1_epi8(0x7F));
+    return _mm512_mask_mov_ps(_mm512_mul_ps(value, factor), nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN()));
   };
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <string_view>
 
 #include "kernels/number_formats.h"
+#include "kernels/vector_ops.h"
 #include "kernels/weight.h"
 
 namespace dsv32 {
@@ -13,8 +12,9 @@ namespace {
 
 constexpr std::size_t kLanes = 16, kChunk = 2 * kLanes, kGroup = 2 * kChunk, kBlock = static_cast<std::size_t>(kFp8BlockSize);
 
-// vdpbf16ps reads bf16 subnormals as zero.
+// vdpbf16ps reads bf16 subnormals as zero, and flushes subnormal sums to zero.
 float dp_input(std::uint16_t bits) { return (bits & 0x7F80) == 0 ? 0.0f : bf16_to_f32(bits); }
+float flush_subnormal(float value) { return std::fabs(value) < 0x1p-126f ? std::copysign(0.0f, value) : value; }
 
 float tree_sum(float (&lanes)[kLanes]) {
   for (std::size_t half = kLanes / 2; half >= 1; half /= 2) {
@@ -36,15 +36,15 @@ template <typename WeightAt, typename ActivationAt>
 void add_chunk(WeightAt weight, ActivationAt activation, std::size_t w0, float (&acc)[kLanes]) {
   for (std::size_t l = 0; l < kLanes; ++l) {
     const std::size_t even = w0 + 2 * l, odd = even + 1;
-    acc[l] += weight(odd) * activation(odd);
-    acc[l] += weight(even) * activation(even);
+    acc[l] = flush_subnormal(acc[l] + weight(odd) * activation(odd));
+    acc[l] = flush_subnormal(acc[l] + weight(even) * activation(even));
   }
 }
 
 void pack_e4m3_x_scalar(const float* x, std::size_t n, std::uint16_t* out) {
   for (std::size_t w = 0; w < gemv_e4m3_x_values(n); ++w) {
     const std::size_t c = w / kGroup * kGroup + e4m3_column(w % kGroup);
-    out[w] = c < n ? f32_to_bf16(x[c]) : 0;
+    out[w] = c < n ? f32_to_bf16_flushing_subnormals(x[c]) : 0;
   }
 }
 
@@ -92,9 +92,7 @@ const GemvBf16Kernels& scalar_gemv_bf16() {
 
 const GemvBf16Kernels& best_gemv_bf16() {
   static const GemvBf16Kernels& best = []() -> const GemvBf16Kernels& {
-    const char* isa = std::getenv("DSV32_ISA");
-    if (isa != nullptr && std::string_view(isa) != "avx512") return scalar_gemv_bf16();
-    const GemvBf16Kernels* fast = avx512_gemv_bf16();
+    const GemvBf16Kernels* fast = avx512_kernels_allowed() ? avx512_gemv_bf16() : nullptr;
     return fast != nullptr ? *fast : scalar_gemv_bf16();
   }();
   return best;

@@ -44,7 +44,7 @@ inline __m512 dot_chunk(__m512 acc, __m512i w, const std::uint16_t* x) {
 template <int Tokens>
 void e4m3_row_fixed(const std::uint8_t* row, const float* block_scales, std::size_t n, const E4m3Tables& tables,
                     const std::uint16_t* x, std::size_t x_stride, float* out, std::size_t out_stride) {
-  const std::size_t words = (n + kGroup - 1) / kGroup * kGroup;
+  const std::size_t words = gemv_e4m3_x_values(n);
   __m512 total[Tokens];
 #pragma GCC unroll 8
   for (int t = 0; t < Tokens; ++t) total[t] = _mm512_setzero_ps();
@@ -53,7 +53,8 @@ void e4m3_row_fixed(const std::uint8_t* row, const float* block_scales, std::siz
 #pragma GCC unroll 8
     for (int t = 0; t < Tokens; ++t) even[t] = odd[t] = _mm512_setzero_ps();
     for (std::size_t g = b0; g < std::min(words, b0 + kBlock); g += kGroup) {
-      _mm_prefetch(reinterpret_cast<const char*>(row + g) + kPrefetchBytes, _MM_HINT_T1);
+      // (an integer address: past the last row, a pointer there would be undefined behaviour)
+      _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(row + g) + kPrefetchBytes), _MM_HINT_T1);
       const __m512i codes = g + kGroup <= n ? _mm512_loadu_si512(row + g)
                                             : _mm512_maskz_loadu_epi8(static_cast<__mmask64>((std::uint64_t{1} << (n - g)) - 1), row + g);
       __m512i first, second;
@@ -146,29 +147,34 @@ constexpr std::array<Bf16Fixed, kMaxTokens> bf16_table(std::integer_sequence<int
   return {bf16_row_fixed<T + 1>...};
 }
 
-void e4m3_row(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens,
-              std::size_t n, float* out, std::size_t out_stride) {
-  static constexpr auto fixed = e4m3_table(std::make_integer_sequence<int, kMaxTokens>());
-  const E4m3Tables tables;
+// Calls fixed(group, x, out) for the tokens in groups of at most kMaxTokens.
+template <typename Fixed>
+void by_token_groups(std::size_t tokens, const std::uint16_t* x, std::size_t x_stride, float* out, std::size_t out_stride,
+                     Fixed fixed) {
   while (tokens > 0) {
     const std::size_t group = std::min<std::size_t>(tokens, kMaxTokens);
-    fixed[group - 1](row, block_scales, n, tables, x, x_stride, out, out_stride);
+    fixed(group, x, out);
     tokens -= group;
     x += group * x_stride;
     out += group * out_stride;
   }
 }
 
+void e4m3_row(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens,
+              std::size_t n, float* out, std::size_t out_stride) {
+  static constexpr auto fixed = e4m3_table(std::make_integer_sequence<int, kMaxTokens>());
+  const E4m3Tables tables;
+  by_token_groups(tokens, x, x_stride, out, out_stride, [&](std::size_t group, const std::uint16_t* xg, float* og) {
+    fixed[group - 1](row, block_scales, n, tables, xg, x_stride, og, out_stride);
+  });
+}
+
 void bf16_row(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n, float* out,
               std::size_t out_stride) {
   static constexpr auto fixed = bf16_table(std::make_integer_sequence<int, kMaxTokens>());
-  while (tokens > 0) {
-    const std::size_t group = std::min<std::size_t>(tokens, kMaxTokens);
-    fixed[group - 1](row, n, x, x_stride, out, out_stride);
-    tokens -= group;
-    x += group * x_stride;
-    out += group * out_stride;
-  }
+  by_token_groups(tokens, x, x_stride, out, out_stride, [&](std::size_t group, const std::uint16_t* xg, float* og) {
+    fixed[group - 1](row, n, xg, x_stride, og, out_stride);
+  });
 }
 
 }  // namespace

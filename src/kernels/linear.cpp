@@ -148,8 +148,9 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
           const std::int64_t rows = std::min(kGemmTileRows, row_end - (r0 + g + kGemmTileRows));
           if (rows > 0) prefetch = {stored_row(r0 + g + kGemmTileRows), static_cast<std::size_t>(rows * cols * weight_bytes / 64)};
         } else if (t0 == 0 && next_rows > 0) {
-          const std::int64_t share = (next_rows * cols * weight_bytes + tiles - 1) / tiles;
-          prefetch = {stored_row(r0 + n) + g / kGemmTileRows * share, static_cast<std::size_t>((share + 63) / 64)};
+          const std::int64_t bytes = next_rows * cols * weight_bytes, share = (bytes + tiles - 1) / tiles;
+          const std::int64_t offset = std::min(bytes, g / kGemmTileRows * share);
+          prefetch = {stored_row(r0 + n) + offset, static_cast<std::size_t>((std::min(share, bytes - offset) + 63) / 64)};
         }
         const GemmTileBf16 tile_fn = tokens_here <= kGemmTileTokens / 2 ? kernels.tile_half : kernels.tile;
         tile_fn(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile, prefetch);
@@ -179,12 +180,13 @@ bool use_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
 // row thresholds: each row read once in its stored format and applied to every token.
 // Without AVX512-VBMI (which the FP8 conversion needs) these rows keep the float32 path.
 bool use_gemv_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
-  if (!bf16_products(ctx) || &best_gemv_bf16() == &scalar_gemv_bf16() || use_bf16(ctx, weight, x)) return false;
-  return weight.dtype == DType::F8_E4M3 || weight.dtype == DType::BF16;
+  if (!bf16_products(ctx) || &best_gemv_bf16() == &scalar_gemv_bf16()) return false;
+  if (weight.dtype == DType::F8_E4M3) return x.rows < kBf16MinRows;
+  return weight.dtype == DType::BF16 && x.rows < kBf16StoredMinRows;
 }
 
-// Weight rows [row_begin, row_end) against the tokens of x, rounded to bf16 here (once per
-// thread and call: a few rows of activations against thousands of weight rows).
+// Weight rows [row_begin, row_end) against the tokens of x, rounded to bf16 here for each range
+// (a few rows of activations against the range's hundreds or thousands of weight rows).
 void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, ConstMatrixRef x, MatrixRef y,
                          std::int64_t row_begin, std::int64_t row_end) {
   const GemvBf16Kernels& gemv = best_gemv_bf16();

@@ -18,6 +18,13 @@ inline std::uint16_t f32_to_bf16(float value) {
   return static_cast<std::uint16_t>((bits + rounding) >> 16);
 }
 
+// As vcvtne2ps2bf16 rounds (the bf16 mode's activations): float32 subnormals are read as zeros
+// of their sign first, where f32_to_bf16 would round the largest of them up to 2^-126.
+inline std::uint16_t f32_to_bf16_flushing_subnormals(float value) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
+  return (bits & 0x7F800000u) == 0 ? static_cast<std::uint16_t>((bits >> 16) & 0x8000u) : f32_to_bf16(value);
+}
+
 float f16_to_f32(std::uint16_t bits);
 std::uint16_t f32_to_f16(float value);
 

@@ -25,4 +25,9 @@ const VectorOps& best_vector_ops() {
   return chosen;
 }
 
+bool avx512_kernels_allowed() {
+  const char* wanted = std::getenv("DSV32_ISA");
+  return wanted == nullptr || std::string_view(wanted) == "avx512";
+}
+
 }  // namespace dsv32

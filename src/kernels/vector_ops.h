@@ -48,6 +48,9 @@ const VectorOps* avx512_vector_ops();  // nullptr when the CPU lacks AVX-512 F/B
 
 // The fastest table this CPU runs; DSV32_ISA=scalar|avx2|avx512 overrides (for benchmarks).
 const VectorOps& best_vector_ops();
+// False when DSV32_ISA asks for a table below avx512 (the bf16 kernels then keep their
+// references, or none).
+bool avx512_kernels_allowed();
 // Every table this CPU can run, scalar first (for tests and benchmarks).
 std::vector<const VectorOps*> available_vector_ops();
 

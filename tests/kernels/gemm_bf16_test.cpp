@@ -3,6 +3,7 @@
 // bf16-rounded operands (every shape edge: short tiles, short token blocks, FP8 and BF16).
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -54,6 +55,8 @@ TEST(GemmBf16Test, Avx512RoundingMatchesScalarBitwise) {
   values[3] = std::numeric_limits<float>::infinity();
   values[4] = std::numeric_limits<float>::quiet_NaN();
   values[5] = 3.0e38f;  // rounds up to infinity
+  values[6] = std::bit_cast<float>(0x007FFFFFu);  // subnormals: read as zeros of their sign
+  values[7] = -1e-40f;
   std::vector<std::uint16_t> ours(values.size()), reference(values.size());
   fast->round_to_bf16(values.data(), ours.data(), values.size());
   scalar_gemm_bf16().round_to_bf16(values.data(), reference.data(), values.size());
@@ -80,10 +83,14 @@ TEST(GemmBf16Test, Avx512E4m3ConversionMatchesScalarBitwise) {
       }
     }
   }
-  const std::uint8_t nan_codes[] = {0x7F, 0xFF};
-  std::uint16_t nans[2];
-  fast->e4m3_to_bf16(nan_codes, 0.25f, nans, 2);
-  for (const std::uint16_t bits : nans) EXPECT_TRUE(std::isnan(bf16_to_f32(bits)));
+  // NaN codes stay NaN on both routes (a power-of-two scale, and 3.0), in the vector body.
+  std::vector<std::uint8_t> nan_codes(64, 0x7F);
+  for (std::size_t i = 1; i < nan_codes.size(); i += 2) nan_codes[i] = 0xFF;
+  for (const float scale : {0.25f, 3.0f}) {
+    std::vector<std::uint16_t> nans(nan_codes.size());
+    fast->e4m3_to_bf16(nan_codes.data(), scale, nans.data(), nans.size());
+    for (const std::uint16_t bits : nans) EXPECT_TRUE(std::isnan(bf16_to_f32(bits))) << "scale " << scale;
+  }
 }
 
 TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {

@@ -4,6 +4,7 @@
 // across the register groups).
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -136,6 +137,46 @@ TEST(GemvBf16Test, Bf16RowsMatchScalarBitwiseAndTheFormula) {
     }
   }
   if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 and AVX512-VBMI on this CPU: reference checked alone";
+}
+
+std::uint32_t bits_of(float value) { return std::bit_cast<std::uint32_t>(value); }
+
+// Zeros of both signs, subnormal codes, float32 subnormal activations (read as zero when
+// rounded) and products that underflow (vdpbf16ps flushes subnormal sums to zero): the same
+// bits on both paths; a NaN weight gives NaN on both.
+TEST(GemvBf16Test, Avx512MatchesScalarOnSpecialValues) {
+  const GemvBf16Kernels* fast = avx512_gemv_bf16();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 and AVX512-VBMI on this CPU";
+  constexpr std::size_t n = 200;
+  std::vector<std::uint8_t> codes(n);
+  std::vector<float> x(n);
+  const std::uint8_t special_codes[] = {0x00, 0x80, 0x01, 0x81, 0x07, 0x08, 0x7E, 0xFE, 0x38};
+  const float special_x[] = {0.0f, -0.0f, 1e-40f, -1e-40f, 1e-38f, -1e-38f, 1.0f, -3.5f, 2e-37f};
+  for (std::size_t i = 0; i < n; ++i) {
+    codes[i] = special_codes[i % 9];
+    x[i] = special_x[(i / 9 + i) % 9];
+  }
+  const std::vector<float> scales = {1.0f, 0x1p-3f};
+  std::vector<std::uint16_t> packed_fast(gemv_e4m3_x_values(n)), packed_reference(packed_fast.size());
+  fast->pack_e4m3_x(x.data(), n, packed_fast.data());
+  scalar_gemv_bf16().pack_e4m3_x(x.data(), n, packed_reference.data());
+  EXPECT_EQ(packed_fast, packed_reference);
+  float ours = 0.0f, reference = 0.0f;
+  fast->e4m3_row(codes.data(), scales.data(), packed_fast.data(), 0, 1, n, &ours, 1);
+  scalar_gemv_bf16().e4m3_row(codes.data(), scales.data(), packed_reference.data(), 0, 1, n, &reference, 1);
+  EXPECT_EQ(bits_of(ours), bits_of(reference)) << ours << " vs " << reference;
+  // Tiny products only: every partial sum is a float32 subnormal, flushed to zero.
+  const std::vector<float> tiny_x(n, 2e-38f);
+  const std::vector<std::uint8_t> small_codes(n, 0x01);
+  fast->pack_e4m3_x(tiny_x.data(), n, packed_fast.data());
+  fast->e4m3_row(small_codes.data(), scales.data(), packed_fast.data(), 0, 1, n, &ours, 1);
+  scalar_gemv_bf16().e4m3_row(small_codes.data(), scales.data(), packed_fast.data(), 0, 1, n, &reference, 1);
+  EXPECT_EQ(bits_of(ours), bits_of(reference)) << ours << " vs " << reference;
+  codes[57] = 0x7F;  // NaN
+  fast->e4m3_row(codes.data(), scales.data(), packed_reference.data(), 0, 1, n, &ours, 1);
+  scalar_gemv_bf16().e4m3_row(codes.data(), scales.data(), packed_reference.data(), 0, 1, n, &reference, 1);
+  EXPECT_TRUE(std::isnan(ours));
+  EXPECT_TRUE(std::isnan(reference));
 }
 
 }  // namespace
