@@ -8,6 +8,7 @@
 
 #include "kernels/e4m3_tables_avx512.h"
 #include "kernels/gemv_bf16.h"
+#include "kernels/tree_sum_avx512.h"
 #include "kernels/weight.h"
 
 namespace dsv32 {
@@ -20,14 +21,6 @@ constexpr int kMaxTokens = 6;  // accumulators per call: 3 per token, in registe
 // hardware prefetcher alone: 128 MB of FP8 rows, 2 threads, 34 -> 39 GB/s against 2 KB into
 // L1 (bf16 rows stream at 40-41 on the same runs); bench decode 63 -> 68 tok/s (4 pairs).
 constexpr std::size_t kPrefetchBytes = 8192;
-
-// The lanes summed as a tree: halves of 8, 4, 2, 1.
-float tree_sum(__m512 lanes) {
-  const __m256 eight = _mm256_add_ps(_mm512_castps512_ps256(lanes), _mm512_extractf32x8_ps(lanes, 1));
-  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
-  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
-  return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
-}
 
 // 64 codes -> two chunks of 32 bf16 values in the packed column order (gemv_bf16.h): the
 // bytes are interleaved within 16-byte lanes.

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/index_scores.h"
+#include "kernels/tree_sum_avx512.h"
 
 namespace dsv32 {
 namespace {
@@ -25,15 +26,6 @@ void codes_to_bf16(const std::uint8_t* codes, std::size_t n, std::uint16_t* out)
     const __m512i sign = _mm512_slli_epi16(_mm512_and_si512(w, _mm512_set1_epi16(0x80)), 8);
     _mm512_mask_storeu_epi16(out + i, valid, _mm512_or_si512(magnitude, sign));
   }
-}
-
-// The lanes summed in the reference's tree (halves of 8, 4, 2, 1), the same additions in
-// registers.
-float tree_sum(__m512 lanes) {
-  const __m256 eight = _mm256_add_ps(_mm512_castps512_ps256(lanes), _mm512_extractf32x8_ps(lanes, 1));
-  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
-  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
-  return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
 }
 
 constexpr int kKeys = 4;  // keys scored together: 16 accumulators for one chunk of 64 heads

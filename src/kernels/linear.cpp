@@ -109,49 +109,57 @@ void linear_rows(const VectorOps& ops, float* scratch, std::int64_t scratch_rows
   }
 }
 
-// The bf16 mode's batched product (kernels/gemm_bf16.h) for weight rows [row_begin, row_end):
-// the activations are already packed; the weight rows are used in place when stored as bf16,
-// otherwise a block of them is dequantised and rounded, then applied to every token block.
-// row_f32 holds cols floats, scratch kMaxBlockRows rows of cols bf16 values.
+// Weight rows converted at a time for the bf16 tile: a block that stays in L2.
 std::int64_t gemm_block_rows(std::int64_t cols) {
   const std::int64_t fit = kBlockBytes / (cols * 2) / kGemmTileRows * kGemmTileRows;
   return std::clamp<std::int64_t>(fit, kGemmTileRows, kMaxBlockRows);
 }
 
+// The weights tile g of a block (rows [r0, r0 + n) of [row_begin, row_end)) requests while it
+// computes: used in place, the next tile's rows; converted into scratch, its share of the next
+// block's stored rows (kernels/gemm_bf16.h, TilePrefetch).
+TilePrefetch next_weights(const Weight& weight, bool in_place, std::int64_t r0, std::int64_t n, std::int64_t g,
+                          std::int64_t block_rows, std::int64_t row_end) {
+  const auto row_bytes = weight.cols * static_cast<std::int64_t>(dtype_bytes(weight.dtype));
+  const auto stored_row = [&](std::int64_t r) { return weight.data + static_cast<std::size_t>((weight.first_row + r) * row_bytes); };
+  if (in_place) {
+    const std::int64_t rows = std::min(kGemmTileRows, row_end - (r0 + g + kGemmTileRows));
+    if (rows <= 0) return {};
+    return {stored_row(r0 + g + kGemmTileRows), static_cast<std::size_t>(rows * row_bytes / 64)};
+  }
+  const std::int64_t next_rows = std::min(block_rows, row_end - r0 - n);
+  if (next_rows <= 0) return {};
+  const std::int64_t tiles = (n + kGemmTileRows - 1) / kGemmTileRows;
+  const std::int64_t bytes = next_rows * row_bytes, share = (bytes + tiles - 1) / tiles;
+  const std::int64_t offset = std::min(bytes, g / kGemmTileRows * share);
+  return {stored_row(r0 + n) + offset, static_cast<std::size_t>((std::min(share, bytes - offset) + 63) / 64)};
+}
+
+// The bf16 mode's batched product (kernels/gemm_bf16.h) for weight rows [row_begin, row_end):
+// the activations are already packed; the weight rows are used in place when stored as bf16,
+// otherwise a block of them is dequantised and rounded, then applied to every token block.
+// row_f32 holds cols floats, scratch kMaxBlockRows rows of cols bf16 values.
 void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch, const Weight& weight,
                const std::uint16_t* packed, std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t cols = weight.cols, block_rows = gemm_block_rows(cols);
-  const std::uint16_t* stored =
-      weight.dtype == DType::BF16 ? reinterpret_cast<const std::uint16_t*>(weight.data) + weight.first_row * cols : nullptr;
-  const auto weight_bytes = static_cast<std::int64_t>(dtype_bytes(weight.dtype));
   float tile[kGemmTileRows * kGemmTileTokens];
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += block_rows) {
     const std::int64_t n = std::min(block_rows, row_end - r0);
     const std::int64_t padded = (n + kGemmTileRows - 1) / kGemmTileRows * kGemmTileRows;
+    const bool in_place = weight.dtype == DType::BF16 && n == padded;
     const std::uint16_t* block = scratch;
-    if (weight.dtype == DType::BF16 && n == padded) {
-      block = stored + r0 * cols;
+    if (in_place) {
+      block = reinterpret_cast<const std::uint16_t*>(weight.data) + (weight.first_row + r0) * cols;
     } else {
       for (std::int64_t i = 0; i < padded; ++i) {  // a short last tile repeats its last row
         weight_row_to_bf16(kernels, ops, weight, r0 + std::min(i, n - 1), 0, cols, row_f32, scratch + i * cols);
       }
     }
-    // The first token block's tiles request the weights that come next from memory: the next
-    // tile's rows where they are used in place, else the next block's share of stored rows.
-    const std::int64_t next_rows = std::min(block_rows, row_end - r0 - n), tiles = padded / kGemmTileRows;
-    const auto stored_row = [&](std::int64_t r) { return weight.data + static_cast<std::size_t>((weight.first_row + r) * cols) * weight_bytes; };
     for (std::int64_t t0 = 0; t0 < tokens; t0 += kGemmTileTokens) {
       const std::int64_t tokens_here = std::min(kGemmTileTokens, tokens - t0);
       for (std::int64_t g = 0; g < n; g += kGemmTileRows) {
-        TilePrefetch prefetch;
-        if (t0 == 0 && block != scratch) {
-          const std::int64_t rows = std::min(kGemmTileRows, row_end - (r0 + g + kGemmTileRows));
-          if (rows > 0) prefetch = {stored_row(r0 + g + kGemmTileRows), static_cast<std::size_t>(rows * cols * weight_bytes / 64)};
-        } else if (t0 == 0 && next_rows > 0) {
-          const std::int64_t bytes = next_rows * cols * weight_bytes, share = (bytes + tiles - 1) / tiles;
-          const std::int64_t offset = std::min(bytes, g / kGemmTileRows * share);
-          prefetch = {stored_row(r0 + n) + offset, static_cast<std::size_t>((std::min(share, bytes - offset) + 63) / 64)};
-        }
+        // Only the first token block reads the weights from memory; the others find them cached.
+        const TilePrefetch prefetch = t0 == 0 ? next_weights(weight, in_place, r0, n, g, block_rows, row_end) : TilePrefetch{};
         const GemmTileBf16 tile_fn = tokens_here <= kGemmTileTokens / 2 ? kernels.tile_half : kernels.tile;
         tile_fn(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile, prefetch);
         const std::int64_t rows_here = std::min(kGemmTileRows, n - g);
