@@ -15,6 +15,7 @@
 #include "kernels/linear.h"
 #include "kernels/number_formats.h"
 #include "kernels/vector_ops.h"
+#include "util/aligned_vector.h"
 
 namespace dsv32 {
 namespace {
@@ -50,21 +51,38 @@ void decode_e4m3(benchmark::State& state, const VectorOps* ops) {
 }
 
 // The bf16 mode's decode GEMV on the same matrix: one activation row (bf16) per weight row.
-void decode_e4m3_bf16(benchmark::State& state, const GemvBf16Kernels* kernels) {
-  constexpr std::size_t kRows = 1024, kCols = 4096;
+void decode_e4m3_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, std::size_t tokens) {
+  constexpr std::size_t kRows = 4096, kCols = 1024;
   const auto codes = random_codes(kRows * kCols, 1);
   const std::vector<float> scales(kCols / 128, 0x1p-7f);
   const std::vector<float> x(kCols, 0.5f);
-  std::vector<std::uint16_t> packed(gemv_e4m3_x_values(kCols));
-  kernels->pack_e4m3_x(x.data(), kCols, packed.data());
-  float out = 0.0f;
+  const std::size_t x_stride = gemv_e4m3_x_values(kCols);
+  AlignedVector<std::uint16_t> packed(tokens * x_stride);
+  for (std::size_t t = 0; t < tokens; ++t) kernels->pack_e4m3_x(x.data(), kCols, packed.data() + t * x_stride);
+  std::vector<float> out(tokens);
   for (auto _ : state) {
     for (std::size_t r = 0; r < kRows; ++r) {
-      kernels->e4m3_row(codes.data() + r * kCols, scales.data(), packed.data(), kCols, 1, kCols, &out, 1);
-      benchmark::DoNotOptimize(out);
+      kernels->e4m3_row(codes.data() + r * kCols, scales.data(), packed.data(), x_stride, tokens, kCols, out.data(), 1);
+      benchmark::DoNotOptimize(out.data());
     }
   }
   state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The same GEMV on stored bf16 rows (4096 x 1024, 8 MB: L3): no conversion.
+void decode_bf16_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, std::size_t tokens) {
+  constexpr std::size_t kRows = 4096, kCols = 1024;
+  const auto rows = random_bf16(kRows * kCols, 1);
+  const auto random_x = random_bf16(tokens * kCols, 2);
+  const AlignedVector<std::uint16_t> x(random_x.begin(), random_x.end());
+  std::vector<float> out(tokens);
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < kRows; ++r) {
+      kernels->bf16_row(rows.data() + r * kCols, x.data(), kCols, tokens, kCols, out.data(), 1);
+      benchmark::DoNotOptimize(out.data());
+    }
+  }
+  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols * 2), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Decode through linear(), two threads, 1 or 16 tokens (a batch of sequences) against 128 MB of
@@ -83,6 +101,32 @@ void decode_linear(benchmark::State& state, DType dtype, Precision precision, st
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kBytes), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// MoE decode: 128 MB of 512 x 1024 FP8 experts, 18 at a time per linear_batch (a layer's gate
+// and up projections of 9 experts), each with `tokens` activation rows: how small matrices in
+// one parallel region stream compared with one large matrix.
+void decode_experts(benchmark::State& state, std::int64_t tokens) {
+  constexpr std::int64_t kBytes = 128 << 20, kRows = 512, kCols = 1024, kPerBatch = 18;
+  constexpr std::int64_t kExperts = kBytes / (kRows * kCols);
+  ComputeContext ctx(2);
+  ctx.set_precision(Precision::BF16);
+  const auto codes = random_codes(static_cast<std::size_t>(kBytes), 9);
+  const std::vector<float> scales(static_cast<std::size_t>((kRows / 128) * (kCols / 128)), 0x1p-7f);
+  std::vector<float> x(static_cast<std::size_t>(tokens * kCols), 0.5f), y(static_cast<std::size_t>(kPerBatch * tokens * kRows));
+  std::vector<LinearJob> jobs(kPerBatch);
+  for (auto _ : state) {
+    for (std::int64_t e0 = 0; e0 + kPerBatch <= kExperts; e0 += kPerBatch) {
+      for (std::int64_t j = 0; j < kPerBatch; ++j) {
+        const Weight weight{DType::F8_E4M3, codes.data() + (e0 + j) * kRows * kCols, kRows, kCols, 0, scales.data(), kCols / 128};
+        jobs[static_cast<std::size_t>(j)] = {weight, {x.data(), tokens, kCols}, {y.data() + j * tokens * kRows, tokens, kRows}};
+      }
+      linear_batch(ctx, jobs);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double bytes = static_cast<double>(kExperts / kPerBatch * kPerBatch * kRows * kCols);
+  state.counters["weight_bytes/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Prefill: linear() of a 3072 x 1536 FP8 matrix on 512 tokens, two threads.
@@ -157,8 +201,13 @@ void register_all() {
   for (const VectorOps* ops : available_vector_ops()) {
     benchmark::RegisterBenchmark((std::string("DecodeGemvE4m3/") + ops->name).c_str(), decode_e4m3, ops);
   }
-  benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/scalar", decode_e4m3_bf16, &scalar_gemv_bf16());
-  if (const GemvBf16Kernels* fast = avx512_gemv_bf16()) benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/avx512bf16", decode_e4m3_bf16, fast);
+  benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/scalar/tokens:1", decode_e4m3_bf16, &scalar_gemv_bf16(), std::size_t{1});
+  if (const GemvBf16Kernels* fast = avx512_gemv_bf16()) {
+    for (const std::size_t tokens : {1, 2, 4, 6}) {
+      benchmark::RegisterBenchmark(("DecodeGemvE4m3Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_e4m3_bf16, fast, tokens);
+      benchmark::RegisterBenchmark(("DecodeGemvBf16Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_bf16_bf16, fast, tokens);
+    }
+  }
   for (const Precision precision : {Precision::F32, Precision::BF16}) {
     const std::string suffix = precision == Precision::F32 ? "/f32" : "/bf16";
     for (const std::int64_t tokens : {1, 16}) {
@@ -166,6 +215,9 @@ void register_all() {
       benchmark::RegisterBenchmark((name + "/fp8" + suffix).c_str(), decode_linear, DType::F8_E4M3, precision, tokens)->UseRealTime();
       benchmark::RegisterBenchmark((name + "/bf16" + suffix).c_str(), decode_linear, DType::BF16, precision, tokens)->UseRealTime();
     }
+  }
+  for (const std::int64_t tokens : {1, 2, 4}) {
+    benchmark::RegisterBenchmark(("DecodeExperts128MB/tokens:" + std::to_string(tokens)).c_str(), decode_experts, tokens)->UseRealTime();
   }
   benchmark::RegisterBenchmark("PrefillLinear512/f32", prefill_linear, Precision::F32)->UseRealTime();
   benchmark::RegisterBenchmark("PrefillLinear512/bf16", prefill_linear, Precision::BF16)->UseRealTime();

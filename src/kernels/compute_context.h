@@ -1,11 +1,13 @@
 #pragma once
 // What every kernel call needs: the thread pool, the chosen instruction set, and per-thread
-// scratch that grows on first use and is then reused (no allocation in the steady state).
+// scratch that grows on first use and is then reused (no allocation in the steady state),
+// each buffer starting on a cache line.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "kernels/vector_ops.h"
+#include "util/aligned_vector.h"
 #include "util/thread_pool.h"
 
 namespace dsv32 {
@@ -54,10 +56,10 @@ class ComputeContext {
   ThreadPool pool_;
   const VectorOps& ops_;
   Precision precision_ = Precision::F32;
-  std::vector<std::vector<float>> scratch_;
-  std::vector<std::vector<std::uint16_t>> scratch_u16_;
-  std::vector<std::uint16_t> shared_u16_;
-  std::vector<std::vector<std::int32_t>> index_scratch_;
+  std::vector<AlignedVector<float>> scratch_;
+  std::vector<AlignedVector<std::uint16_t>> scratch_u16_;
+  AlignedVector<std::uint16_t> shared_u16_;
+  std::vector<AlignedVector<std::int32_t>> index_scratch_;
 };
 
 }  // namespace dsv32

@@ -52,22 +52,34 @@ bool Model::absorb_queries_bf16(std::int64_t layer, std::int64_t T, const float*
       }
     }
   });
-  const std::int64_t column_blocks = C / kGemmTileTokens;
-  ctx_.pool().parallel_for(static_cast<std::size_t>(H * column_blocks), [&](std::size_t begin, std::size_t end, unsigned thread) {
-    std::uint16_t* packed = ctx_.scratch_u16(thread, static_cast<std::size_t>((dn + 1) * kGemmTileTokens));
-    std::uint16_t* row = packed + dn * kGemmTileTokens;
+  // Per head: W_UK[h] converted two rows at a time and laid out as the tile's packed blocks,
+  // [column block][row pair][32 columns][2 rows], by whole rows (the pair interleave vectorises).
+  const std::int64_t column_blocks = C / kGemmTileTokens, pairs = dn / 2;
+  ctx_.pool().parallel_for(static_cast<std::size_t>(H), [&](std::size_t begin, std::size_t end, unsigned thread) {
+    std::uint16_t* rows_bf16 = ctx_.scratch_u16(thread, static_cast<std::size_t>((dn + 2) * C));
+    auto* packed = reinterpret_cast<std::uint32_t*>(rows_bf16 + 2 * C);  // dn * C values as pairs
     float* row_f32 = ctx_.scratch(thread, static_cast<std::size_t>(C + kGemmTileRows * kGemmTileTokens));
     float* tile = row_f32 + C;
-    for (auto unit = static_cast<std::int64_t>(begin); unit < static_cast<std::int64_t>(end); ++unit) {
-      const std::int64_t h = unit / column_blocks, c0 = unit % column_blocks * kGemmTileTokens;
-      for (std::int64_t r = 0; r < dn; ++r) {  // W_UK[h] rows r, columns c0..c0+31, paired by row
-        weight_row_to_bf16(kernels, ctx_.ops(), kv_b, h * (dn + dv) + r, c0, kGemmTileTokens, row_f32, row);
-        for (std::int64_t j = 0; j < kGemmTileTokens; ++j) packed[((r / 2) * kGemmTileTokens + j) * 2 + r % 2] = row[j];
+    for (auto h = static_cast<std::int64_t>(begin); h < static_cast<std::int64_t>(end); ++h) {
+      for (std::int64_t pair = 0; pair < pairs; ++pair) {
+        const std::int64_t r = h * (dn + dv) + 2 * pair;
+        weight_row_to_bf16(kernels, ctx_.ops(), kv_b, r, 0, C, row_f32, rows_bf16);
+        weight_row_to_bf16(kernels, ctx_.ops(), kv_b, r + 1, 0, C, row_f32, rows_bf16 + C);
+        for (std::int64_t block = 0; block < column_blocks; ++block) {
+          const std::uint16_t* even = rows_bf16 + block * kGemmTileTokens;
+          const std::uint16_t* odd = even + C;
+          std::uint32_t* out = packed + (block * pairs + pair) * kGemmTileTokens;
+          for (std::int64_t j = 0; j < kGemmTileTokens; ++j) out[j] = even[j] | static_cast<std::uint32_t>(odd[j]) << 16;
+        }
       }
-      for (std::int64_t t0 = 0; t0 < T; t0 += kGemmTileRows) {
-        kernels.tile(queries + (h * padded_tokens + t0) * dn, static_cast<std::size_t>(dn), packed, static_cast<std::size_t>(dn / 2), tile, {});
-        for (std::int64_t r = 0; r < kGemmTileRows && t0 + r < T; ++r) {
-          std::copy_n(tile + r * kGemmTileTokens, kGemmTileTokens, q_absorbed + ((t0 + r) * H + h) * C + c0);
+      for (std::int64_t block = 0; block < column_blocks; ++block) {
+        const auto* packed_block = reinterpret_cast<const std::uint16_t*>(packed + block * pairs * kGemmTileTokens);
+        for (std::int64_t t0 = 0; t0 < T; t0 += kGemmTileRows) {
+          kernels.tile(queries + (h * padded_tokens + t0) * dn, static_cast<std::size_t>(dn), packed_block, static_cast<std::size_t>(pairs),
+                       tile, {});
+          for (std::int64_t r = 0; r < kGemmTileRows && t0 + r < T; ++r) {
+            std::copy_n(tile + r * kGemmTileTokens, kGemmTileTokens, q_absorbed + ((t0 + r) * H + h) * C + block * kGemmTileTokens);
+          }
         }
       }
     }

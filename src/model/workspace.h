@@ -1,15 +1,16 @@
 #pragma once
 // Activation buffers of a forward pass. They only ever grow, so a steady stream of steps of
-// similar size allocates nothing.
+// similar size allocates nothing. Each starts on a cache line (util/aligned_vector.h).
 #include <cstdint>
 #include <vector>
 
 #include "kernels/linear.h"
+#include "util/aligned_vector.h"
 
 namespace dsv32 {
 
-template <typename T>
-T* grow(std::vector<T>& buffer, std::int64_t count) {
+template <typename T, typename Allocator>
+T* grow(std::vector<T, Allocator>& buffer, std::int64_t count) {
   if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
   return buffer.data();
 }
@@ -20,29 +21,29 @@ struct AttentionWorkItem {
 };
 
 struct Workspace {
-  std::vector<float> hidden, normed, branch;                    // [T, hidden]
-  std::vector<float> q_lora, q, kv, q_absorbed, latent_out, heads_out;  // MLA
-  std::vector<float> index_q, index_k, index_head_weights;     // indexer
-  std::vector<std::int64_t> index_rows;                         // rows that select
-  std::vector<float> index_inputs;                              // their gathered inputs
-  std::vector<std::uint8_t> index_q_codes;
-  std::vector<float> index_q_scales;
-  std::vector<std::uint16_t> index_q_packed;                    // one query, kernels/index_scores.h
-  std::vector<float> index_padded_weights, index_scores;        // [padded heads], [keys]
-  std::vector<std::int32_t> selection;                          // [T, max keys]
-  std::vector<std::int64_t> selection_count;                    // [T]
-  std::vector<float> attention_queries, attention_partials;    // bf16 attention core
-  std::vector<std::uint16_t> absorb_queries;
+  AlignedVector<float> hidden, normed, branch;                    // [T, hidden]
+  AlignedVector<float> q_lora, q, kv, q_absorbed, latent_out, heads_out;  // MLA
+  AlignedVector<float> index_q, index_k, index_head_weights;     // indexer
+  AlignedVector<std::int64_t> index_rows;                         // rows that select
+  AlignedVector<float> index_inputs;                              // their gathered inputs
+  AlignedVector<std::uint8_t> index_q_codes;
+  AlignedVector<float> index_q_scales;
+  AlignedVector<std::uint16_t> index_q_packed;                    // one query, kernels/index_scores.h
+  AlignedVector<float> index_padded_weights, index_scores;        // [padded heads], [keys]
+  AlignedVector<std::int32_t> selection;                          // [T, max keys]
+  AlignedVector<std::int64_t> selection_count;                    // [T]
+  AlignedVector<float> attention_queries, attention_partials;    // bf16 attention core
+  AlignedVector<std::uint16_t> absorb_queries;
   std::vector<AttentionWorkItem> attention_items;
-  std::vector<float> ffn_gate, ffn_up;                          // MLP / experts
-  std::vector<float> router_scores, expert_in, expert_out;      // MoE
-  std::vector<std::int32_t> routed_experts;
-  std::vector<float> routed_weights;
-  std::vector<std::int32_t> expert_rows;
-  std::vector<float> expert_row_weights;
-  std::vector<std::int64_t> expert_offsets;                    // [experts + 1] into the grouped rows
+  AlignedVector<float> ffn_gate, ffn_up;                          // MLP / experts
+  AlignedVector<float> router_scores, expert_in, expert_out;      // MoE
+  AlignedVector<std::int32_t> routed_experts;
+  AlignedVector<float> routed_weights;
+  AlignedVector<std::int32_t> expert_rows;
+  AlignedVector<float> expert_row_weights;
+  AlignedVector<std::int64_t> expert_offsets;                    // [experts + 1] into the grouped rows
   std::vector<LinearJob> linear_jobs;
-  std::vector<float> head_in, logits;
+  AlignedVector<float> head_in, logits;
 };
 
 }  // namespace dsv32
