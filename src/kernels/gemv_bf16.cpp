@@ -68,6 +68,13 @@ void e4m3_row_scalar(const std::uint8_t* row, const float* block_scales, const s
   }
 }
 
+void e4m3_row_pair_scalar(const std::uint8_t* row, std::size_t row_stride, const float* scales0, const float* scales1,
+                          const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n, float* out,
+                          std::size_t out_stride) {
+  e4m3_row_scalar(row, scales0, x, x_stride, tokens, n, out, out_stride);
+  e4m3_row_scalar(row + row_stride, scales1, x, x_stride, tokens, n, out + 1, out_stride);
+}
+
 void bf16_row_scalar(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n,
                      float* out, std::size_t out_stride) {
   const auto weight = [&](std::size_t c) { return c < n ? dp_input(row[c]) : 0.0f; };
@@ -86,7 +93,7 @@ void bf16_row_scalar(const std::uint16_t* row, const std::uint16_t* x, std::size
 std::size_t gemv_e4m3_x_values(std::size_t n) { return (n + kGroup - 1) / kGroup * kGroup; }
 
 const GemvBf16Kernels& scalar_gemv_bf16() {
-  static const GemvBf16Kernels kernels{"scalar", pack_e4m3_x_scalar, e4m3_row_scalar, bf16_row_scalar};
+  static const GemvBf16Kernels kernels{"scalar", pack_e4m3_x_scalar, e4m3_row_scalar, e4m3_row_pair_scalar, bf16_row_scalar};
   return kernels;
 }
 

@@ -37,6 +37,12 @@ struct GemvBf16Kernels {
   // token t, x_t = x + t * x_stride packed by pack_e4m3_x, blocks of 128 columns.
   void (*e4m3_row)(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride,
                    std::size_t tokens, std::size_t n, float* out, std::size_t out_stride);
+  // e4m3_row for rows `row` and `row + row_stride` (block scales scales0, scales1) at once, the
+  // results at out[t * out_stride] and out[t * out_stride + 1], bitwise as two e4m3_row calls:
+  // the two rows share each activation load.
+  void (*e4m3_row_pair)(const std::uint8_t* row, std::size_t row_stride, const float* scales0, const float* scales1,
+                        const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n, float* out,
+                        std::size_t out_stride);
   // out[t * out_stride] = Σ_c row[c] · x_t[c], row and x (in column order) as bf16 bits.
   void (*bf16_row)(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens,
                    std::size_t n, float* out, std::size_t out_stride);

@@ -204,10 +204,16 @@ void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& wei
     const std::size_t x_stride = gemv_e4m3_x_values(cols);
     std::uint16_t* x_bf16 = ctx.scratch_u16(thread, tokens * x_stride);
     for (std::size_t t = 0; t < tokens; ++t) gemv.pack_e4m3_x(x.data + t * x.stride, cols, x_bf16 + t * x_stride);
-    for (std::int64_t r = row_begin; r < row_end; ++r) {
+    const auto scales = [&](std::int64_t row) { return weight.block_scales + row / kFp8BlockSize * weight.scale_cols; };
+    std::int64_t r = row_begin;
+    for (; r + 2 <= row_end; r += 2) {
       const std::int64_t row = weight.first_row + r;
-      const float* scales = weight.block_scales + row / kFp8BlockSize * weight.scale_cols;
-      gemv.e4m3_row(weight.data + static_cast<std::size_t>(row) * cols, scales, x_bf16, x_stride, tokens, cols, y.data + r, y_stride);
+      gemv.e4m3_row_pair(weight.data + static_cast<std::size_t>(row) * cols, cols, scales(row), scales(row + 1), x_bf16, x_stride, tokens,
+                         cols, y.data + r, y_stride);
+    }
+    if (r < row_end) {
+      const std::int64_t row = weight.first_row + r;
+      gemv.e4m3_row(weight.data + static_cast<std::size_t>(row) * cols, scales(row), x_bf16, x_stride, tokens, cols, y.data + r, y_stride);
     }
     return;
   }

@@ -16,6 +16,8 @@
 namespace dsv32 {
 namespace {
 
+std::uint32_t bits_of(float value) { return std::bit_cast<std::uint32_t>(value); }
+
 constexpr std::size_t kColumnCounts[] = {1, 31, 33, 64, 100, 128, 200, 1024};
 
 std::vector<std::uint8_t> finite_codes(std::size_t n, std::uint32_t seed) {
@@ -110,6 +112,39 @@ TEST(GemvBf16Test, Avx512E4m3MatchesScalarBitwise) {
   }
 }
 
+// Two rows at once (different codes, different block scales, 3 rows apart in memory): each
+// output bitwise e4m3_row's on its own row, on both paths, for token counts across the pair's
+// register groups of four.
+TEST(GemvBf16Test, RowPairsMatchSingleRowsBitwise) {
+  const GemvBf16Kernels* fast = avx512_gemv_bf16();
+  for (const std::size_t n : kColumnCounts) {
+    const std::size_t row_stride = 3 * n;
+    const auto codes = finite_codes(2 * row_stride, 7);
+    const auto scales0 = block_scales(n);
+    std::vector<float> scales1(scales0.rbegin(), scales0.rend());
+    for (float& scale : scales1) scale *= 4.0f;
+    for (const std::size_t tokens : {1, 2, 3, 4, 5, 8, 9}) {
+      const auto x = random_floats(tokens * n, 8);
+      const std::size_t x_stride = gemv_e4m3_x_values(n);
+      std::vector<std::uint16_t> packed(tokens * x_stride);
+      for (std::size_t t = 0; t < tokens; ++t) scalar_gemv_bf16().pack_e4m3_x(x.data() + t * n, n, packed.data() + t * x_stride);
+      std::vector<float> single(tokens * 3, -7.0f);
+      scalar_gemv_bf16().e4m3_row(codes.data(), scales0.data(), packed.data(), x_stride, tokens, n, single.data(), 3);
+      scalar_gemv_bf16().e4m3_row(codes.data() + row_stride, scales1.data(), packed.data(), x_stride, tokens, n, single.data() + 1, 3);
+      std::vector<const GemvBf16Kernels*> paths = {&scalar_gemv_bf16()};
+      if (fast != nullptr) paths.push_back(fast);
+      for (const GemvBf16Kernels* kernels : paths) {
+        std::vector<float> pair(tokens * 3, -7.0f);
+        kernels->e4m3_row_pair(codes.data(), row_stride, scales0.data(), scales1.data(), packed.data(), x_stride, tokens, n, pair.data(), 3);
+        for (std::size_t i = 0; i < pair.size(); ++i) {
+          EXPECT_EQ(bits_of(pair[i]), bits_of(single[i])) << kernels->name << " n=" << n << " tokens=" << tokens << " at " << i;
+        }
+      }
+    }
+  }
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 and AVX512-VBMI on this CPU: reference checked alone";
+}
+
 TEST(GemvBf16Test, Bf16RowsMatchScalarBitwiseAndTheFormula) {
   const GemvBf16Kernels* fast = avx512_gemv_bf16();
   for (const std::size_t n : kColumnCounts) {
@@ -138,8 +173,6 @@ TEST(GemvBf16Test, Bf16RowsMatchScalarBitwiseAndTheFormula) {
   }
   if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 and AVX512-VBMI on this CPU: reference checked alone";
 }
-
-std::uint32_t bits_of(float value) { return std::bit_cast<std::uint32_t>(value); }
 
 // Zeros of both signs, subnormal codes, float32 subnormal activations (read as zero when
 // rounded) and products that underflow (vdpbf16ps flushes subnormal sums to zero): the same
