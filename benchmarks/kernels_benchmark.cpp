@@ -14,6 +14,7 @@
 #include "kernels/index_scores.h"
 #include "kernels/linear.h"
 #include "kernels/number_formats.h"
+#include "kernels/top_k.h"
 #include "kernels/vector_ops.h"
 #include "util/aligned_vector.h"
 
@@ -177,6 +178,21 @@ void index_scores(benchmark::State& state, IndexScoresFn fn) {
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * kHeads * kDim * kKeys, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The indexer's top-2048 of 32768 scores (one layer of a decoded token at 32K context).
+void index_top_k(benchmark::State& state) {
+  constexpr std::int64_t kKeys = 32768, kTopK = 2048;
+  std::mt19937 rng(10);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> scores(kKeys);
+  for (float& score : scores) score = normal(rng);
+  std::vector<std::int32_t> selection(kTopK), scratch(static_cast<std::size_t>(top_k_scratch_words(kKeys)));
+  for (auto _ : state) {
+    select_top_k(scores.data(), kKeys, kTopK, selection.data(), scratch.data());
+    benchmark::DoNotOptimize(selection.data());
+  }
+  state.counters["keys/s"] = benchmark::Counter(static_cast<double>(kKeys), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // MLA attention of one decoded token (16 heads, latent 512 + rope 64) over 2048 selected keys.
 void attention(benchmark::State& state, AttendBlockBf16 attend) {
   constexpr std::size_t kHeads = 16, kLatent = 512, kDim = 576, kKeys = 2048, kStride = kDim + 64;
@@ -230,6 +246,7 @@ void register_all() {
   benchmark::RegisterBenchmark("IndexScores4096/scalar", index_scores, &index_scores_scalar);
   if (const IndexScoresFn fn = index_scores_avx2()) benchmark::RegisterBenchmark("IndexScores4096/avx2", index_scores, fn);
   if (const IndexScoresFn fn = index_scores_avx512()) benchmark::RegisterBenchmark("IndexScores4096/avx512bf16", index_scores, fn);
+  benchmark::RegisterBenchmark("IndexTopK32768", index_top_k);
   benchmark::RegisterBenchmark("Attention2048/scalar", attention, &attend_block_bf16_scalar);
   if (const AttendBlockBf16 fn = attend_block_bf16_avx512()) benchmark::RegisterBenchmark("Attention2048/avx512bf16", attention, fn);
 }

@@ -10,6 +10,7 @@
 #include "kernels/linear.h"
 #include "kernels/norm.h"
 #include "kernels/number_formats.h"
+#include "kernels/top_k.h"
 #include "model/model.h"
 
 namespace dsv32 {
@@ -57,27 +58,32 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   float* q_scales = grow(ws_.index_q_scales, S * Hi);
 
   // Rope (half-split, rope part first), Hadamard rotation and FP8 quantisation of k (every row)
-  // and q (the selecting rows: items T.. of the loop); the new keys go to the cache before any
-  // query is scored.
+  // and of q (each head of the selecting rows: items T.. of the loop, so that both threads share
+  // a decoded token's heads); the new keys go to the cache before any query is scored.
   const float head_factor = std::pow(static_cast<float>(Hi), -0.5f);
   const float dim_factor = std::pow(static_cast<float>(Di), -0.5f);
-  ctx_.pool().parallel_for(static_cast<std::size_t>(T + S), [&](std::size_t begin, std::size_t end, unsigned thread) {
+  ctx_.pool().parallel_for(static_cast<std::size_t>(T + S * Hi), [&](std::size_t begin, std::size_t end, unsigned thread) {
     auto* work = reinterpret_cast<double*>(ctx_.scratch(thread, static_cast<std::size_t>(2 * Di)));
+    float cos[kMaxRopePairs], sin[kMaxRopePairs];
+    std::int64_t angles_of = -1;  // the row whose angles cos/sin hold
+    const auto angles_for = [&](std::int64_t t) {
+      if (angles_of != t) rope_.angles(rows[t].position, cos, sin);
+      angles_of = t;
+    };
     for (auto item = static_cast<std::int64_t>(begin); item < static_cast<std::int64_t>(end); ++item) {
-      const std::int64_t s = item - T, t = s < 0 ? item : selecting[s];
-      float cos[kMaxRopePairs], sin[kMaxRopePairs];
-      rope_.angles(rows[t].position, cos, sin);
-      if (s >= 0) {
-        for (std::int64_t h = 0; h < Hi; ++h) {
-          float* qh = q + (s * Hi + h) * Di;
-          Rope::rotate_half_split(qh, cos, sin, pairs);
-          hadamard_rotate(qh, static_cast<std::size_t>(Di), work);
-          act_quant_ue8m0(qh, static_cast<std::size_t>(Di), q_codes + (s * Hi + h) * Di, q_scales + s * Hi + h);
-          float& weight = head_weights[s * Hi + h];
-          weight = weight * head_factor * q_scales[s * Hi + h] * dim_factor;
-        }
+      if (item >= T) {
+        const std::int64_t s = (item - T) / Hi, h = (item - T) % Hi;
+        angles_for(selecting[s]);
+        float* qh = q + (s * Hi + h) * Di;
+        Rope::rotate_half_split(qh, cos, sin, pairs);
+        hadamard_rotate(qh, static_cast<std::size_t>(Di), work);
+        act_quant_ue8m0(qh, static_cast<std::size_t>(Di), q_codes + (s * Hi + h) * Di, q_scales + s * Hi + h);
+        float& weight = head_weights[s * Hi + h];
+        weight = weight * head_factor * q_scales[s * Hi + h] * dim_factor;
         continue;
       }
+      const std::int64_t t = item;
+      angles_for(t);
       float* kt = k + t * Di;
       layer_norm(kt, v.index_k_norm_weight.data(), v.index_k_norm_bias.data(), Di, 1e-6f, kt);
       Rope::rotate_half_split(kt, cos, sin, pairs);
@@ -112,32 +118,9 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
         s0 += run;
       }
     }, static_cast<std::size_t>(run_tokens));
-    // Top-k under a total order (score, then position), so the set is unique: each thread keeps
-    // the top k of its share of the keys, and the top k of those candidates is the answer.
-    const auto before = [scores](std::int32_t a, std::int32_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); };
+    // Top-k under a total order (score, then position), so the set is unique; in position order.
     const std::int64_t k = c.index_topk;
-    const auto parts = static_cast<std::int64_t>(ctx_.threads());
-    std::int32_t* order = ctx_.index_scratch(0, static_cast<std::size_t>(keys));
-    for (std::int64_t key = 0; key < keys; ++key) order[key] = static_cast<std::int32_t>(key);
-    if (parts > 1 && keys > 2 * k) {
-      std::int32_t* candidates = ctx_.index_scratch(1, static_cast<std::size_t>(parts * k));
-      ctx_.pool().parallel_for(static_cast<std::size_t>(parts), [&](std::size_t begin, std::size_t end, unsigned) {
-        for (auto part = static_cast<std::int64_t>(begin); part < static_cast<std::int64_t>(end); ++part) {
-          std::int32_t* first = order + keys * part / parts;
-          std::int32_t* last = order + keys * (part + 1) / parts;
-          const std::int64_t kept = std::min<std::int64_t>(k, last - first);
-          std::nth_element(first, first + kept, last, before);
-          std::copy(first, first + kept, candidates + part * k);
-          std::fill(candidates + part * k + kept, candidates + (part + 1) * k, -1);
-        }
-      });
-      const auto end = std::remove(candidates, candidates + parts * k, -1);
-      std::nth_element(candidates, candidates + k, end, before);
-      std::copy(candidates, candidates + k, selection + t * k);
-    } else {
-      std::nth_element(order, order + k, order + keys, before);
-      std::copy(order, order + k, selection + t * k);
-    }
+    select_top_k(scores, keys, k, selection + t * k, ctx_.index_scratch(0, static_cast<std::size_t>(top_k_scratch_words(keys))));
     counts[t] = k;
   }
 }
