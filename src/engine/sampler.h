@@ -21,8 +21,12 @@ struct SampledToken {
 // Vocabulary-sized buffers, shared by all sequences (sampling runs on the engine thread only),
 // so a request costs no large allocation.
 struct SamplerScratch {
-  std::vector<float> work;
-  std::vector<std::int32_t> order;
+  std::vector<float> work;            // logits after penalties and bias, when there are any
+  std::vector<float> weights;         // the candidates' unnormalised probabilities
+  std::vector<std::int32_t> order;    // the candidates' tokens (empty: every token, in order)
+  std::vector<std::int32_t> select;   // top_k's scratch
+  std::vector<std::int32_t> crossing; // top_p: the tokens of the bucket where the mass crosses
+  std::vector<double> bucket_mass;    // top_p: mass per histogram bucket
 };
 
 class Sampler {
@@ -35,8 +39,9 @@ class Sampler {
   void accept(std::int32_t token);
 
  private:
+  bool changes_logits() const;  // any bias or penalty that applies now
   void apply_penalties_and_bias(std::vector<float>& logits) const;
-  std::int32_t draw(std::vector<float>& logits, std::vector<std::int32_t>& order);
+  std::int32_t draw(std::span<const float> logits, SamplerScratch& scratch);
 
   SamplingParams params_;
   std::int64_t vocab_;

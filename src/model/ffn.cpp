@@ -10,6 +10,23 @@
 #include "model/model.h"
 
 namespace dsv32 {
+namespace {
+
+// gate[i] = silu(gate[i]) * up[i]; split across the threads when there is enough of it (the
+// experts of 16 decoding sequences: 1.7 ms per step on one thread).
+void silu_mul(ComputeContext& ctx, float* gate, const float* up, std::int64_t count) {
+  constexpr std::int64_t kSerialMax = 16384;
+  const auto apply = [&](std::size_t begin, std::size_t end, unsigned) {
+    for (std::size_t i = begin; i < end; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  };
+  if (count <= kSerialMax) {
+    apply(0, static_cast<std::size_t>(count), 0);
+  } else {
+    ctx.pool().parallel_for(static_cast<std::size_t>(count), apply, 1024);
+  }
+}
+
+}  // namespace
 
 void Model::feed_forward(std::int64_t layer, std::int64_t rows, const float* normed, float* out, ForwardTrace* trace) {
   const LayerWeights& weights = weights_.layers[static_cast<std::size_t>(layer)];
@@ -26,7 +43,7 @@ void Model::mlp(const MlpWeights& mlp, std::int64_t rows, const float* x, float*
   float* up = grow(ws_.ffn_up, rows * inner);
   const LinearJob gate_up[] = {{mlp.gate, {x, rows, hidden}, {gate, rows, inner}}, {mlp.up, {x, rows, hidden}, {up, rows, inner}}};
   linear_batch(ctx_, gate_up);
-  for (std::int64_t i = 0; i < rows * inner; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  silu_mul(ctx_, gate, up, rows * inner);
   linear(ctx_, mlp.down, {gate, rows, inner}, {out, rows, hidden});
 }
 
@@ -145,7 +162,7 @@ void Model::moe(std::int64_t layer, std::int64_t rows, const float* x, float* ou
     return LinearJob{mlp.up, {in, n, hidden}, {up + first * inner, n, inner}};
   });
   linear_batch(ctx_, std::span<const LinearJob>(jobs, static_cast<std::size_t>(count)));
-  for (std::int64_t i = 0; i < all_rows * inner; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  silu_mul(ctx_, gate, up, all_rows * inner);
   count = add_jobs(0, [&](const MlpWeights& mlp, std::int64_t first, std::int64_t n, const float*) {
     return LinearJob{mlp.down, {gate + first * inner, n, inner}, {expert_out + first * hidden, n, hidden}};
   });

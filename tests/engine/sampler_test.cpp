@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
+#include <random>
+#include <set>
 
 #include "engine/sampler.h"
 
@@ -56,6 +60,75 @@ TEST(Sampler, TopPKeepsOnlyTheNucleus) {
   std::map<std::int32_t, int> seen;
   for (int i = 0; i < 400; ++i) ++seen[wider.sample(logits, scratch).token];
   EXPECT_EQ(seen.size(), 2u);
+}
+
+// Frequencies of `draws` samples against the expected probabilities: each within 5 standard
+// deviations of a binomial count.
+void expect_frequencies(Sampler& sampler, const std::vector<float>& logits, const std::vector<double>& expected, int draws) {
+  std::vector<int> counts(logits.size(), 0);
+  for (int i = 0; i < draws; ++i) ++counts[static_cast<std::size_t>(sampler.sample(logits, scratch).token)];
+  for (std::size_t t = 0; t < logits.size(); ++t) {
+    const double mean = expected[t] * draws, sigma = std::sqrt(draws * expected[t] * (1.0 - expected[t]));
+    EXPECT_NEAR(counts[t], mean, 5.0 * sigma + 1e-9) << "token " << t;
+  }
+}
+
+std::vector<double> softmax(const std::vector<float>& logits, double temperature) {
+  std::vector<double> p(logits.size());
+  const double top = *std::max_element(logits.begin(), logits.end());
+  for (std::size_t i = 0; i < logits.size(); ++i) p[i] = std::exp((logits[i] - top) / temperature);
+  const double total = std::accumulate(p.begin(), p.end(), 0.0);
+  for (double& v : p) v /= total;
+  return p;
+}
+
+TEST(Sampler, TemperatureDrawsFollowTheSoftmax) {
+  // 600 tokens: the draw skips whole blocks of 256 weights by their sums.
+  std::vector<float> logits(600);
+  for (std::size_t i = 0; i < logits.size(); ++i) logits[i] = i % 100 == 7 ? 4.0f + static_cast<float>(i) / 300.0f : std::sin(static_cast<float>(i));
+  Sampler sampler(SamplingParams{.temperature = 0.8f, .seed = 5}, {}, 600, 0);
+  expect_frequencies(sampler, logits, softmax(logits, 0.8), 40000);
+}
+
+TEST(Sampler, TopKDrawsFollowTheSoftmaxOfTheBest) {
+  std::vector<float> logits(1000, 0.0f);
+  for (std::size_t i = 0; i < logits.size(); ++i) logits[i] = std::cos(static_cast<float>(i) * 0.7f);
+  logits[500] = logits[501] = 2.0f;  // a tie inside the top 3
+  logits[900] = 2.5f;
+  Sampler sampler(SamplingParams{.temperature = 1.0f, .top_k = 3, .seed = 6}, {}, 1000, 0);
+  std::vector<float> best(1000, -1e30f);
+  for (const std::size_t t : {500, 501, 900}) best[t] = logits[t];
+  expect_frequencies(sampler, logits, softmax(best, 1.0), 20000);
+}
+
+// The nucleus is the shortest run of the best tokens (by probability, then position) whose mass
+// reaches top_p: on a flat distribution with many ties, every draw lies in it and, over many
+// draws, every token of it shows up.
+TEST(Sampler, TopPNucleusIsTheSortedDefinition) {
+  constexpr std::size_t kVocab = 3000;
+  std::mt19937 rng(9);
+  std::vector<float> logits(kVocab);
+  for (float& logit : logits) logit = static_cast<float>(rng() % 40) * 0.05f;  // 40 levels: ties
+  const float top_p = 0.3f;
+  const auto p = softmax(logits, 1.0);
+  std::vector<std::int32_t> order(kVocab);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) { return p[a] > p[b]; });
+  std::set<std::int32_t> nucleus;
+  double mass = 0.0;
+  for (const std::int32_t t : order) {
+    if (mass >= top_p) break;
+    nucleus.insert(t);
+    mass += p[static_cast<std::size_t>(t)];
+  }
+  Sampler sampler(SamplingParams{.temperature = 1.0f, .top_p = top_p, .seed = 8}, {}, kVocab, 0);
+  std::set<std::int32_t> seen;
+  for (int i = 0; i < 30000; ++i) {
+    const std::int32_t token = sampler.sample(logits, scratch).token;
+    ASSERT_TRUE(nucleus.contains(token)) << "token " << token << " is outside the nucleus of " << nucleus.size();
+    seen.insert(token);
+  }
+  EXPECT_EQ(seen, nucleus);
 }
 
 TEST(Sampler, MinPDropsUnlikelyTokens) {
