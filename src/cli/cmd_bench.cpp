@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/precision_option.h"
+#include "engine/sampler.h"
 #include "kernels/linear.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
@@ -22,6 +23,8 @@
 
 namespace dsv32::cli {
 namespace {
+
+using engine::argmax;
 
 std::size_t peak_rss_bytes() {
   if (std::FILE* file = std::fopen("/proc/self/status", "r")) {  // VmHWM: resettable, see below
@@ -57,10 +60,6 @@ std::size_t current_rss_bytes() {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::int32_t argmax(std::span<const float> row) {
-  return static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
 }
 
 // The next input of sequence s at step i. Random weights send every sequence to the same argmax

@@ -27,43 +27,6 @@ float log_sum_exp(std::span<const float> values) {
 // engine thread) run in independent lanes of fixed count, which the compiler vectorises.
 constexpr std::size_t kLanes = 16;
 
-// The index of the largest value, the first of equals (std::max_element's answer); NaNs never win.
-std::int32_t argmax(std::span<const float> values) {
-  float best[kLanes];
-  std::int32_t at[kLanes];
-  for (std::size_t l = 0; l < kLanes; ++l) {
-    best[l] = -std::numeric_limits<float>::infinity();
-    at[l] = 0;
-  }
-  const std::size_t n = values.size(), whole = n / kLanes * kLanes;
-  for (std::size_t i = 0; i < whole; i += kLanes) {
-    for (std::size_t l = 0; l < kLanes; ++l) {
-      const bool better = values[i + l] > best[l];
-      best[l] = better ? values[i + l] : best[l];
-      at[l] = better ? static_cast<std::int32_t>(i + l) : at[l];
-    }
-  }
-  float top = -std::numeric_limits<float>::infinity();
-  std::int32_t index = 0;
-  bool found = false;
-  for (std::size_t l = 0; l < kLanes; ++l) {
-    if (at[l] == 0 && best[l] == -std::numeric_limits<float>::infinity()) continue;  // lane never moved
-    if (!found || best[l] > top || (best[l] == top && at[l] < index)) {
-      top = best[l];
-      index = at[l];
-      found = true;
-    }
-  }
-  for (std::size_t i = whole; i < n; ++i) {
-    if (!found || values[i] > top) {
-      top = values[i];
-      index = static_cast<std::int32_t>(i);
-      found = true;
-    }
-  }
-  return index;
-}
-
 // e^x for x <= 0 (below -87 it is taken as e^-87, a weight of 1.6e-38 against the best token's
 // 1): range reduction by ln 2 and a degree-6 polynomial, about 2 ulp, in plain arithmetic so a
 // loop of it vectorises where std::exp is a call per value.
@@ -120,6 +83,42 @@ double candidate_weights(std::span<const float> logits, std::span<const std::int
 std::uint32_t weight_bits(float weight) { return std::bit_cast<std::uint32_t>(weight); }
 
 }  // namespace
+
+std::int32_t argmax(std::span<const float> values) {
+  float best[kLanes];
+  std::int32_t at[kLanes];
+  for (std::size_t l = 0; l < kLanes; ++l) {
+    best[l] = -std::numeric_limits<float>::infinity();
+    at[l] = 0;
+  }
+  const std::size_t n = values.size(), whole = n / kLanes * kLanes;
+  for (std::size_t i = 0; i < whole; i += kLanes) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      const bool better = values[i + l] > best[l];
+      best[l] = better ? values[i + l] : best[l];
+      at[l] = better ? static_cast<std::int32_t>(i + l) : at[l];
+    }
+  }
+  float top = -std::numeric_limits<float>::infinity();
+  std::int32_t index = 0;
+  bool found = false;
+  for (std::size_t l = 0; l < kLanes; ++l) {
+    if (at[l] == 0 && best[l] == -std::numeric_limits<float>::infinity()) continue;  // lane never moved
+    if (!found || best[l] > top || (best[l] == top && at[l] < index)) {
+      top = best[l];
+      index = at[l];
+      found = true;
+    }
+  }
+  for (std::size_t i = whole; i < n; ++i) {
+    if (!found || values[i] > top) {
+      top = values[i];
+      index = static_cast<std::int32_t>(i);
+      found = true;
+    }
+  }
+  return index;
+}
 
 Sampler::Sampler(const SamplingParams& params, std::span<const std::int32_t> prompt, std::int64_t vocab,
                  std::uint64_t stream)
