@@ -152,18 +152,21 @@ void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const 
 
   // RoPE, and the new tokens' latent (FP8-rounded, as the reference simulates its cache) and
   // rope key into the cache before any query reads it.
-  for (std::int64_t t = 0; t < T; ++t) {
-    float cos[kMaxRopePairs], sin[kMaxRopePairs];
-    rope_.angles(rows[t].position, cos, sin);
-    for (std::int64_t h = 0; h < H; ++h) Rope::rotate_interleaved(q + t * H * qk + h * qk + dn, cos, sin, dr / 2);
-    float* latent = kv + t * (C + dr);
-    rms_norm(latent, v.kv_a_norm.data(), C, 1e-6f, latent);
-    float* rope_key = latent + C;
-    Rope::rotate_interleaved(rope_key, cos, sin, dr / 2);
-    const KvSlot slot = rows[t].cache->slot(layer, rows[t].position);
-    act_quant_ue8m0(latent, static_cast<std::size_t>(C), slot.latent_codes, slot.latent_scales);
-    for (std::int64_t i = 0; i < dr; ++i) slot.rope_key[i] = rope_key[i];
-  }
+  // (rows split across the threads: 16 decoding sequences spent 0.8 ms per step here on one)
+  ctx_.pool().parallel_for(static_cast<std::size_t>(T), [&](std::size_t begin, std::size_t end, unsigned) {
+    for (auto t = static_cast<std::int64_t>(begin); t < static_cast<std::int64_t>(end); ++t) {
+      float cos[kMaxRopePairs], sin[kMaxRopePairs];
+      rope_.angles(rows[t].position, cos, sin);
+      for (std::int64_t h = 0; h < H; ++h) Rope::rotate_interleaved(q + t * H * qk + h * qk + dn, cos, sin, dr / 2);
+      float* latent = kv + t * (C + dr);
+      rms_norm(latent, v.kv_a_norm.data(), C, 1e-6f, latent);
+      float* rope_key = latent + C;
+      Rope::rotate_interleaved(rope_key, cos, sin, dr / 2);
+      const KvSlot slot = rows[t].cache->slot(layer, rows[t].position);
+      act_quant_ue8m0(latent, static_cast<std::size_t>(C), slot.latent_codes, slot.latent_scales);
+      for (std::int64_t i = 0; i < dr; ++i) slot.rope_key[i] = rope_key[i];
+    }
+  });
   if (c.has_indexer) indexer_select(layer, rows, normed, cq);
 
   // q̃[t, h] = W_UK[h]ᵀ · q_nope[t, h]; each thread owns whole heads (disjoint weight rows).

@@ -52,54 +52,58 @@ void Model::route(std::int64_t layer, std::int64_t rows, const float* x) {
   const MoeWeights& moe = weights_.layers[static_cast<std::size_t>(layer)].moe;
   const std::vector<float>& bias = vectors_[static_cast<std::size_t>(layer)].router_bias;
   const std::int64_t E = c.n_routed_experts, k = c.num_experts_per_tok, G = c.n_group, per_group = E / G;
-  float* scores = grow(ws_.router_scores, rows * E * 2);
+  float* scores = grow(ws_.router_scores, rows * E * 2);  // [rows][E] scores, then [rows][E] choice scores
   linear(ctx_, moe.gate, {x, rows, c.hidden_size}, {scores, rows, E});
   std::int32_t* experts = grow(ws_.routed_experts, rows * k);
   float* weights = grow(ws_.routed_weights, rows * k);
   constexpr float kExcluded = -std::numeric_limits<float>::infinity();
-  for (std::int64_t t = 0; t < rows; ++t) {
-    float* s = scores + t * E;
-    float* choice = scores + rows * E;  // bias-corrected scores, used only to choose
-    for (std::int64_t e = 0; e < E; ++e) {
-      s[e] = 1.0f / (1.0f + std::exp(-s[e]));
-      choice[e] = s[e] + bias[static_cast<std::size_t>(e)];
-    }
-    if (G > 1) {
-      // Group score = sum of its two best experts; experts outside the topk_group best groups drop out.
-      float group_score[1024];
-      std::int32_t group_order[1024];
-      for (std::int64_t g = 0; g < G; ++g) {
-        float best = kExcluded, second = kExcluded;
-        for (std::int64_t e = g * per_group; e < (g + 1) * per_group; ++e) {
-          if (choice[e] > best) {
-            second = best;
-            best = choice[e];
-          } else if (choice[e] > second) {
-            second = choice[e];
+  // Rows are independent: split across the threads (each keeps its choice scores apart).
+  float* choices = scores + rows * E;
+  ctx_.pool().parallel_for(static_cast<std::size_t>(rows), [&](std::size_t begin, std::size_t end, unsigned) {
+    for (auto t = static_cast<std::int64_t>(begin); t < static_cast<std::int64_t>(end); ++t) {
+      float* s = scores + t * E;
+      float* choice = choices + t * E;  // bias-corrected scores, used only to choose
+      for (std::int64_t e = 0; e < E; ++e) {
+        s[e] = 1.0f / (1.0f + std::exp(-s[e]));
+        choice[e] = s[e] + bias[static_cast<std::size_t>(e)];
+      }
+      if (G > 1) {
+        // Group score = sum of its two best experts; experts outside the topk_group best groups drop out.
+        float group_score[1024];
+        std::int32_t group_order[1024];
+        for (std::int64_t g = 0; g < G; ++g) {
+          float best = kExcluded, second = kExcluded;
+          for (std::int64_t e = g * per_group; e < (g + 1) * per_group; ++e) {
+            if (choice[e] > best) {
+              second = best;
+              best = choice[e];
+            } else if (choice[e] > second) {
+              second = choice[e];
+            }
           }
+          group_score[g] = best + second;
+          group_order[g] = static_cast<std::int32_t>(g);
         }
-        group_score[g] = best + second;
-        group_order[g] = static_cast<std::int32_t>(g);
+        std::partial_sort(group_order, group_order + c.topk_group, group_order + G, [&](std::int32_t a, std::int32_t b) {
+          return group_score[a] > group_score[b] || (group_score[a] == group_score[b] && a < b);
+        });
+        for (std::int64_t rank = c.topk_group; rank < G; ++rank) {
+          std::fill(choice + group_order[rank] * per_group, choice + (group_order[rank] + 1) * per_group, kExcluded);
+        }
       }
-      std::partial_sort(group_order, group_order + c.topk_group, group_order + G, [&](std::int32_t a, std::int32_t b) {
-        return group_score[a] > group_score[b] || (group_score[a] == group_score[b] && a < b);
-      });
-      for (std::int64_t rank = c.topk_group; rank < G; ++rank) {
-        std::fill(choice + group_order[rank] * per_group, choice + (group_order[rank] + 1) * per_group, kExcluded);
+      std::int32_t* chosen = experts + t * k;
+      std::int32_t order[4096];
+      for (std::int64_t e = 0; e < E; ++e) order[e] = static_cast<std::int32_t>(e);
+      std::partial_sort(order, order + k, order + E,
+                        [&](std::int32_t a, std::int32_t b) { return choice[a] > choice[b] || (choice[a] == choice[b] && a < b); });
+      float total = 0.0f;
+      for (std::int64_t j = 0; j < k; ++j) {
+        chosen[j] = order[j];
+        total += s[order[j]];
       }
+      for (std::int64_t j = 0; j < k; ++j) weights[t * k + j] = s[chosen[j]] / total * static_cast<float>(c.routed_scaling_factor);
     }
-    std::int32_t* chosen = experts + t * k;
-    std::int32_t order[4096];
-    for (std::int64_t e = 0; e < E; ++e) order[e] = static_cast<std::int32_t>(e);
-    std::partial_sort(order, order + k, order + E,
-                      [&](std::int32_t a, std::int32_t b) { return choice[a] > choice[b] || (choice[a] == choice[b] && a < b); });
-    float total = 0.0f;
-    for (std::int64_t j = 0; j < k; ++j) {
-      chosen[j] = order[j];
-      total += s[order[j]];
-    }
-    for (std::int64_t j = 0; j < k; ++j) weights[t * k + j] = s[chosen[j]] / total * static_cast<float>(c.routed_scaling_factor);
-  }
+  });
 }
 
 void Model::moe(std::int64_t layer, std::int64_t rows, const float* x, float* out, ForwardTrace* trace) {
@@ -127,11 +131,13 @@ void Model::moe(std::int64_t layer, std::int64_t rows, const float* x, float* ou
   for (std::int64_t e = 0; e < E; ++e) offsets[e + 1] += offsets[e];
   std::int32_t* expert_rows = grow(ws_.expert_rows, pairs);
   float* row_weights = grow(ws_.expert_row_weights, pairs);
+  std::int32_t* slot_of = grow(ws_.pair_slots, pairs);  // pair (row, choice) -> its slot
   std::copy(offsets, offsets + E, fill);
   for (std::int64_t i = 0; i < pairs; ++i) {
     const std::int64_t slot = fill[experts[i]]++;
     expert_rows[slot] = static_cast<std::int32_t>(i / k);
     row_weights[slot] = weights[i];
+    slot_of[i] = static_cast<std::int32_t>(slot);
   }
 
   // All active experts (and the shared one, over every row) in two parallel regions: gate and
@@ -143,7 +149,9 @@ void Model::moe(std::int64_t layer, std::int64_t rows, const float* x, float* ou
   float* gate = grow(ws_.ffn_gate, all_rows * inner);
   float* up = grow(ws_.ffn_up, all_rows * inner);
   float* expert_out = grow(ws_.expert_out, all_rows * hidden);
-  for (std::int64_t i = 0; i < pairs; ++i) std::copy(x + expert_rows[i] * hidden, x + (expert_rows[i] + 1) * hidden, gathered + i * hidden);
+  ctx_.pool().parallel_for(static_cast<std::size_t>(pairs), [&](std::size_t begin, std::size_t end, unsigned) {
+    for (std::size_t i = begin; i < end; ++i) std::copy_n(x + expert_rows[i] * hidden, hidden, gathered + static_cast<std::int64_t>(i) * hidden);
+  });
   LinearJob* jobs = grow(ws_.linear_jobs, 2 * (E + 1));
   // Appends one job per active expert, then the shared expert's; returns the new job count.
   const auto add_jobs = [&](std::int64_t count, auto make_job) {
@@ -168,13 +176,21 @@ void Model::moe(std::int64_t layer, std::int64_t rows, const float* x, float* ou
   });
   linear_batch(ctx_, std::span<const LinearJob>(jobs, static_cast<std::size_t>(count)));
 
-  // Experts in index order, then the shared expert, as the reference accumulates.
-  std::fill(out, out + rows * hidden, 0.0f);
-  for (std::int64_t i = 0; i < pairs; ++i) ctx_.ops().axpy(row_weights[i], expert_out + i * hidden, out + expert_rows[i] * hidden, hidden);
-  if (c.n_shared_experts > 0) {
-    const float* shared_out = expert_out + pairs * hidden;
-    for (std::int64_t i = 0; i < rows * hidden; ++i) out[i] += shared_out[i];
-  }
+  // Each row sums its experts in index order (its slots ascending), then the shared expert, as
+  // the reference accumulates; rows are split across the threads.
+  ctx_.pool().parallel_for(static_cast<std::size_t>(rows), [&](std::size_t begin, std::size_t end, unsigned) {
+    for (auto t = static_cast<std::int64_t>(begin); t < static_cast<std::int64_t>(end); ++t) {
+      std::int32_t* slots = slot_of + t * k;
+      std::sort(slots, slots + k);
+      float* row_out = out + t * hidden;
+      std::fill(row_out, row_out + hidden, 0.0f);
+      for (std::int64_t j = 0; j < k; ++j) ctx_.ops().axpy(row_weights[slots[j]], expert_out + slots[j] * hidden, row_out, hidden);
+      if (c.n_shared_experts > 0) {
+        const float* shared_out = expert_out + (pairs + t) * hidden;
+        for (std::int64_t i = 0; i < hidden; ++i) row_out[i] += shared_out[i];
+      }
+    }
+  });
 }
 
 }  // namespace dsv32

@@ -39,7 +39,7 @@ struct Workspace {
   AlignedVector<float> router_scores, expert_in, expert_out;      // MoE
   AlignedVector<std::int32_t> routed_experts;
   AlignedVector<float> routed_weights;
-  AlignedVector<std::int32_t> expert_rows;
+  AlignedVector<std::int32_t> expert_rows, pair_slots;
   AlignedVector<float> expert_row_weights;
   AlignedVector<std::int64_t> expert_offsets;                    // [experts + 1] into the grouped rows
   std::vector<LinearJob> linear_jobs;
