@@ -58,6 +58,18 @@ std::size_t current_rss_bytes() {
   return read == 2 ? resident * 4096ul : 0;
 }
 
+// Milliseconds per decode step in each part of the forward pass; the parts of attention and of
+// the whole step that no phase names are reported as what is left.
+nlohmann::json step_profile(const PhaseProfile& profile, double decode_s, std::int64_t steps) {
+  const auto ms = [&](double seconds) { return seconds * 1e3 / static_cast<double>(steps); };
+  nlohmann::json out;
+  for (std::size_t i = 0; i < kPhaseNames.size(); ++i) out[std::string(kPhaseNames[i])] = ms(profile.seconds[i]);
+  out["attention_rest"] = ms(profile[Phase::Attention] - profile[Phase::Indexer] - profile[Phase::AttentionCore]);
+  out["forward_rest"] = ms(profile[Phase::Forward] - profile[Phase::Attention] - profile[Phase::FeedForward] - profile[Phase::Head]);
+  out["outside_forward"] = ms(decode_s - profile[Phase::Forward]);  // choosing the next tokens
+  return out;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -164,6 +176,7 @@ struct Options {
   std::int64_t prompt = 512, gen = 128, context = 0, concurrency = 1;
   unsigned threads = 0;
   bool json = false;
+  bool profile = false;
 };
 
 nlohmann::json run_bench(const Options& options) {
@@ -223,6 +236,8 @@ nlohmann::json run_bench(const Options& options) {
   }
 
   std::vector<SequenceStep> steps(static_cast<std::size_t>(C));
+  PhaseProfile profile;
+  if (options.profile) model.set_profile(&profile);
   start = std::chrono::steady_clock::now();
   for (std::int64_t i = 0; i < options.gen; ++i) {
     for (std::int64_t s = 0; s < C; ++s) {
@@ -235,6 +250,7 @@ nlohmann::json run_bench(const Options& options) {
     }
   }
   const double decode_s = seconds_since(start);
+  model.set_profile(nullptr);
   const double decode_tok_s = options.gen > 0 ? static_cast<double>(C * options.gen) / decode_s : 0.0;
 
   // Per decoded token: the step's weights shared by the C sequences, plus its own cache reads
@@ -244,7 +260,7 @@ nlohmann::json run_bench(const Options& options) {
   probes.push_back(read_bandwidth_gb_s(ctx.pool()));
   const double bandwidth_gb_s = *std::max_element(probes.begin(), probes.end());
   const double limit_tok_s = bandwidth_gb_s * 1e9 / bytes_per_token;
-  return {
+  nlohmann::json result = {
       {"model", dir},
       {"threads", ctx.threads()},
       {"isa", ctx.ops().name},
@@ -267,6 +283,8 @@ nlohmann::json run_bench(const Options& options) {
       {"peak_rss_bytes", peak_rss},
       {"kv_cache_bytes_per_token", layout.bytes_per_token()},
   };
+  if (options.profile && options.gen > 0) result["decode_ms_per_step"] = step_profile(profile, decode_s, options.gen);
+  return result;
 }
 
 }  // namespace
@@ -283,6 +301,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
   add_precision_option(cmd, options->precision);
   cmd->add_flag("--json", options->json, "print one JSON object");
+  cmd->add_flag("--profile", options->profile, "also report the milliseconds per decode step in each part of the forward pass");
   cmd->callback([options] {
     const nlohmann::json result = run_bench(*options);
     std::printf("%s\n", options->json ? result.dump().c_str() : result.dump(2).c_str());

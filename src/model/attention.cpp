@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "kernels/flush_denormals.h"
 #include "kernels/fp8_quant.h"
@@ -167,7 +168,11 @@ void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const 
       for (std::int64_t i = 0; i < dr; ++i) slot.rope_key[i] = rope_key[i];
     }
   });
-  if (c.has_indexer) indexer_select(layer, rows, normed, cq);
+  if (c.has_indexer) {
+    const PhaseTimer timer(profile_, Phase::Indexer);
+    indexer_select(layer, rows, normed, cq);
+  }
+  std::optional<PhaseTimer> core_timer(std::in_place, profile_, Phase::AttentionCore);
 
   // q̃[t, h] = W_UK[h]ᵀ · q_nope[t, h]; each thread owns whole heads (disjoint weight rows).
   float* q_absorbed = grow(ws_.q_absorbed, T * H * C);
@@ -185,6 +190,7 @@ void Model::attention(std::int64_t layer, std::span<const TokenRow> rows, const 
   // Scores over the selected keys with an online softmax, accumulating the latent values.
   float* latent_out = grow(ws_.latent_out, T * H * C);
   if (!attention_core_bf16(layer, rows, q, q_absorbed, latent_out)) attention_core_f32(layer, rows, q, q_absorbed, latent_out);
+  core_timer.reset();
 
   if (trace != nullptr) {
     auto& record = trace->indexer_selection[static_cast<std::size_t>(layer)];

@@ -44,6 +44,7 @@ void Model::rms_norm_rows(const std::vector<float>& weight, std::int64_t rows, c
 }
 
 std::span<const float> Model::forward(std::span<const SequenceStep> steps, ForwardTrace* trace) {
+  const PhaseTimer forward_timer(profile_, Phase::Forward);
   const std::int64_t hidden = config_.hidden_size;
   rows_.clear();
   std::int64_t logit_rows = 0;
@@ -80,16 +81,23 @@ std::span<const float> Model::forward(std::span<const SequenceStep> steps, Forwa
   for (std::int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
     const LayerVectors& v = vectors_[static_cast<std::size_t>(layer)];
     rms_norm_rows(v.input_norm, rows, h, normed, hidden);
-    attention(layer, rows_, normed, branch, trace);
+    {
+      const PhaseTimer timer(profile_, Phase::Attention);
+      attention(layer, rows_, normed, branch, trace);
+    }
     for (std::int64_t i = 0; i < rows * hidden; ++i) h[i] += branch[i];
     rms_norm_rows(v.post_norm, rows, h, normed, hidden);
-    feed_forward(layer, rows, normed, branch, trace);
+    {
+      const PhaseTimer timer(profile_, Phase::FeedForward);
+      feed_forward(layer, rows, normed, branch, trace);
+    }
     for (std::int64_t i = 0; i < rows * hidden; ++i) h[i] += branch[i];
     if (trace != nullptr) trace->hidden_states.emplace_back(h, h + rows * hidden);
   }
   for (const SequenceStep& step : steps) step.cache->set_length(step.cache->length() + static_cast<std::int64_t>(step.tokens.size()));
 
   // Final norm and head only for the rows whose logits are wanted.
+  const PhaseTimer head_timer(profile_, Phase::Head);
   float* head_in = grow(ws_.head_in, logit_rows * hidden);
   std::int64_t out_row = 0;
   r = 0;

@@ -10,6 +10,7 @@
 #include "kernels/compute_context.h"
 #include "model/batch.h"
 #include "model/checkpoint.h"
+#include "model/phase_profile.h"
 #include "model/rope.h"
 #include "model/weights.h"
 #include "model/workspace.h"
@@ -32,6 +33,9 @@ class Model {
   // Runs the steps as one batch, appending their tokens to their caches. Returns the logits,
   // [rows, vocab]: per step, one row per token if all_logits, else one row for its last token.
   std::span<const float> forward(std::span<const SequenceStep> steps, ForwardTrace* trace = nullptr);
+
+  // Times the parts of every later forward() into *profile (null: no timing).
+  void set_profile(PhaseProfile* profile) { profile_ = profile; }
 
   // Pieces used by forward() and by layer-by-layer tests (rows/positions as in forward()).
   void attention(std::int64_t layer, std::span<const TokenRow> rows, const float* normed, float* out, ForwardTrace* trace);
@@ -60,6 +64,7 @@ class Model {
   std::vector<float> final_norm_;
   Workspace ws_;
   std::vector<TokenRow> rows_;
+  PhaseProfile* profile_ = nullptr;
 };
 
 }  // namespace dsv32

@@ -104,6 +104,21 @@ TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
   ASSERT_FALSE(probes.empty());
   EXPECT_LE(probes.size(), 2u);
   EXPECT_EQ(*std::max_element(probes.begin(), probes.end()), bench["bandwidth_gb_s"].get<double>());
+  EXPECT_FALSE(bench.contains("decode_ms_per_step")) << "profiled without --profile";
+  // --profile: milliseconds per step in each part; the parts fit inside the whole forward pass.
+  ASSERT_EQ(run("bench --model " + (dir / "m").string() + " --prompt 24 --gen 4 --profile --json", dir / "profile.txt"), 0)
+      << read_file(dir / "profile.txt");
+  const auto step = nlohmann::json::parse(read_file(dir / "profile.txt"))["decode_ms_per_step"];
+  for (const char* key : {"forward", "attention", "indexer", "attention_core", "feed_forward", "head", "attention_rest", "forward_rest",
+                          "outside_forward"}) {
+    ASSERT_TRUE(step.contains(key)) << key;
+    EXPECT_GE(step[key].get<double>(), 0.0) << key;
+  }
+  EXPECT_GT(step["attention"].get<double>(), 0.0);
+  EXPECT_GT(step["feed_forward"].get<double>(), 0.0);
+  EXPECT_GT(step["head"].get<double>(), 0.0);
+  EXPECT_LE(step["attention"].get<double>() + step["feed_forward"].get<double>() + step["head"].get<double>(),
+            step["forward"].get<double>());
 }
 
 }  // namespace
