@@ -58,8 +58,8 @@ std::size_t current_rss_bytes() {
   return read == 2 ? resident * 4096ul : 0;
 }
 
-// Milliseconds per decode step in each part of the forward pass; the parts of attention and of
-// the whole step that no phase names are reported as what is left.
+// Milliseconds per step (of `steps`) in each part of the forward pass; the parts of attention
+// and of the whole step that no phase names are reported as what is left.
 nlohmann::json step_profile(const PhaseProfile& profile, double decode_s, std::int64_t steps) {
   const auto ms = [&](double seconds) { return seconds * 1e3 / static_cast<double>(steps); };
   nlohmann::json out;
@@ -203,10 +203,13 @@ nlohmann::json run_bench(const Options& options) {
 
   // Prefill of the prompt, timed.
   auto prefill_cache = std::make_unique<SequenceCache>(pool);
+  PhaseProfile prefill_profile;
+  if (options.profile) model.set_profile(&prefill_profile);
   auto start = std::chrono::steady_clock::now();
   const SequenceStep prefill{.tokens = prompt, .cache = prefill_cache.get()};
   std::int32_t first_token = argmax(model.forward(std::span(&prefill, 1)));
   const double prefill_s = seconds_since(start);
+  model.set_profile(nullptr);
 
   // Each decoding sequence starts from N cached tokens: a prefill of up to the prompt (distinct
   // per sequence), repeated up to N.
@@ -283,6 +286,7 @@ nlohmann::json run_bench(const Options& options) {
       {"peak_rss_bytes", peak_rss},
       {"kv_cache_bytes_per_token", layout.bytes_per_token()},
   };
+  if (options.profile) result["prefill_ms"] = step_profile(prefill_profile, prefill_s, 1);
   if (options.profile && options.gen > 0) result["decode_ms_per_step"] = step_profile(profile, decode_s, options.gen);
   return result;
 }
@@ -301,7 +305,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
   add_precision_option(cmd, options->precision);
   cmd->add_flag("--json", options->json, "print one JSON object");
-  cmd->add_flag("--profile", options->profile, "also report the milliseconds per decode step in each part of the forward pass");
+  cmd->add_flag("--profile", options->profile,
+                "also report the milliseconds of the prefill, and per decode step, in each part of the forward pass");
   cmd->callback([options] {
     const nlohmann::json result = run_bench(*options);
     std::printf("%s\n", options->json ? result.dump().c_str() : result.dump(2).c_str());

@@ -153,7 +153,10 @@ bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> ro
     float* kernel_scratch = own_state + state_size;
     auto* visible = reinterpret_cast<std::uint32_t*>(kernel_scratch + attention_scratch_floats(heads_cap));
 
-    for (auto index = static_cast<std::int64_t>(begin); index < static_cast<std::int64_t>(end); ++index) {
+    for (auto claimed = static_cast<std::int64_t>(begin); claimed < static_cast<std::int64_t>(end); ++claimed) {
+      // Heaviest first: a causal prefill's items grow with their position, and claimed in
+      // order the last (largest) ones left a thread waiting for the other.
+      const std::int64_t index = item_count * splits - 1 - claimed;
       const AttentionWorkItem& item = items[static_cast<std::size_t>(index / splits)];
       const std::int64_t split = index % splits;
       const auto heads = static_cast<std::size_t>(padded_heads(item.rows * H));

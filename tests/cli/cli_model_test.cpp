@@ -104,11 +104,14 @@ TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
   ASSERT_FALSE(probes.empty());
   EXPECT_LE(probes.size(), 2u);
   EXPECT_EQ(*std::max_element(probes.begin(), probes.end()), bench["bandwidth_gb_s"].get<double>());
-  EXPECT_FALSE(bench.contains("decode_ms_per_step")) << "profiled without --profile";
+  EXPECT_FALSE(bench.contains("decode_ms_per_step") || bench.contains("prefill_ms")) << "profiled without --profile";
   // --profile: milliseconds per step in each part; the parts fit inside the whole forward pass.
   ASSERT_EQ(run("bench --model " + (dir / "m").string() + " --prompt 24 --gen 4 --profile --json", dir / "profile.txt"), 0)
       << read_file(dir / "profile.txt");
-  const auto step = nlohmann::json::parse(read_file(dir / "profile.txt"))["decode_ms_per_step"];
+  const auto profiled = nlohmann::json::parse(read_file(dir / "profile.txt"));
+  ASSERT_TRUE(profiled.contains("prefill_ms"));
+  EXPECT_GT(profiled["prefill_ms"]["forward"].get<double>(), 0.0);
+  const auto step = profiled["decode_ms_per_step"];
   for (const char* key : {"forward", "attention", "indexer", "attention_core", "feed_forward", "head", "attention_rest", "forward_rest",
                           "outside_forward"}) {
     ASSERT_TRUE(step.contains(key)) << key;
