@@ -193,6 +193,14 @@ bool use_gemv_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) 
   return weight.dtype == DType::BF16 && x.rows < kBf16StoredMinRows;
 }
 
+// A batched job's work per row, relative to the others': the bf16 tile's cost grows with the
+// token blocks (experts in a prefill hold from a few to hundreds of tokens), the few-token paths
+// are counted alike.
+std::size_t unit_weight(ComputeContext& ctx, const LinearJob& job) {
+  if (!use_bf16(ctx, job.weight, job.x)) return 1;
+  return static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens);
+}
+
 // Weight rows [row_begin, row_end) against the tokens of x, rounded to bf16 here for each range
 // (a few rows of activations against the range's hundreds or thousands of weight rows).
 void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, ConstMatrixRef x, MatrixRef y,
@@ -274,12 +282,13 @@ void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixR
 }
 
 void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
-  // Jobs laid end to end in units of 4 rows (dot4's group), each job starting on a unit. In the
-  // bf16 mode the batched jobs' activations are packed into one shared buffer first, in
-  // parallel over their token blocks.
+  // Jobs laid end to end in units of 4 rows (dot4's group) times the job's weight, each job
+  // starting on a unit, so that the threads' chunks hold similar work. In the bf16 mode the
+  // batched jobs' activations are packed into one shared buffer first, in parallel over their
+  // token blocks.
   std::size_t units = 0, max_cols = 0, packed_values = 0, pack_blocks = 0;
   for (const LinearJob& job : jobs) {
-    units += static_cast<std::size_t>((job.weight.rows + 3) / 4);
+    units += static_cast<std::size_t>((job.weight.rows + 3) / 4) * unit_weight(ctx, job);
     max_cols = std::max(max_cols, static_cast<std::size_t>(job.weight.cols));
     if (!use_bf16(ctx, job.weight, job.x)) continue;
     packed_values += packed_activation_values(job.x.rows, job.weight.cols);
@@ -306,12 +315,15 @@ void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
   ctx.pool().parallel_for(units, [&](std::size_t begin, std::size_t end, unsigned thread) {
     std::size_t first_unit = 0, offset = 0;
     for (const LinearJob& job : jobs) {
-      const auto job_units = static_cast<std::size_t>((job.weight.rows + 3) / 4);
+      const std::size_t weight = unit_weight(ctx, job);
+      const auto job_units = static_cast<std::size_t>((job.weight.rows + 3) / 4) * weight;
       const std::size_t lo = std::max(begin, first_unit), hi = std::min(end, first_unit + job_units);
       const bool bf16 = use_bf16(ctx, job.weight, job.x);
-      if (lo < hi) {
-        const auto row_begin = static_cast<std::int64_t>(4 * (lo - first_unit));
-        const std::int64_t row_end = std::min(job.weight.rows, static_cast<std::int64_t>(4 * (hi - first_unit)));
+      // Units [lo, hi) of the job are its row groups [lo / weight, hi / weight): consecutive
+      // chunks meet on the same group, so each group runs once.
+      if (lo < hi && (lo - first_unit) / weight < (hi - first_unit) / weight) {
+        const auto row_begin = static_cast<std::int64_t>(4 * ((lo - first_unit) / weight));
+        const std::int64_t row_end = std::min(job.weight.rows, static_cast<std::int64_t>(4 * ((hi - first_unit) / weight)));
         if (bf16) {
           gemm_rows_in_thread(ctx, thread, job.weight, packed + offset, job.x.rows, job.y, row_begin, row_end);
         } else if (use_gemv_bf16(ctx, job.weight, job.x)) {
