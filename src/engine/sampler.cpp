@@ -99,25 +99,55 @@ std::int32_t argmax(std::span<const float> values) {
       at[l] = better ? static_cast<std::int32_t>(i + l) : at[l];
     }
   }
+  // A lane that never moved holds (-inf, 0): index 0 is then no worse than its elements.
   float top = -std::numeric_limits<float>::infinity();
   std::int32_t index = 0;
-  bool found = false;
   for (std::size_t l = 0; l < kLanes; ++l) {
-    if (at[l] == 0 && best[l] == -std::numeric_limits<float>::infinity()) continue;  // lane never moved
-    if (!found || best[l] > top || (best[l] == top && at[l] < index)) {
+    if (best[l] > top || (best[l] == top && at[l] < index)) {
       top = best[l];
       index = at[l];
-      found = true;
     }
   }
   for (std::size_t i = whole; i < n; ++i) {
-    if (!found || values[i] > top) {
+    if (values[i] > top) {
       top = values[i];
       index = static_cast<std::int32_t>(i);
-      found = true;
     }
   }
   return index;
+}
+
+std::size_t pick_weighted(std::span<const float> weights, double u, std::vector<double>& block_sums) {
+  constexpr std::size_t kBlock = 256, kDoubleLanes = 8;
+  const std::size_t n = weights.size(), blocks = (n + kBlock - 1) / kBlock;
+  block_sums.resize(blocks);
+  double total = 0.0;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t b0 = b * kBlock, b1 = std::min(n, b0 + kBlock), whole = b0 + (b1 - b0) / kDoubleLanes * kDoubleLanes;
+    double lanes[kDoubleLanes] = {};
+    for (std::size_t j = b0; j < whole; j += kDoubleLanes) {
+      for (std::size_t l = 0; l < kDoubleLanes; ++l) lanes[l] += weights[j + l];
+    }
+    double sum = 0.0;
+    for (const double lane : lanes) sum += lane;
+    for (std::size_t j = whole; j < b1; ++j) sum += weights[j];
+    block_sums[b] = sum;
+    total += sum;
+  }
+  double target = u * total;
+  std::size_t b = 0;
+  for (; b + 1 < blocks && target >= block_sums[b]; ++b) target -= block_sums[b];
+  // Within the block token by token; the sums differ from this walk's only by rounding, and
+  // a walk that runs out of the block ends on its last token with any weight.
+  const std::size_t b0 = b * kBlock, b1 = std::min(n, b0 + kBlock);
+  std::size_t last_weighted = b0;
+  for (std::size_t j = b0; j < b1; ++j) {
+    if (weights[j] <= 0.0f) continue;
+    last_weighted = j;
+    target -= weights[j];
+    if (target < 0.0) return j;
+  }
+  return last_weighted;
 }
 
 Sampler::Sampler(const SamplingParams& params, std::span<const std::int32_t> prompt, std::int64_t vocab,
@@ -156,7 +186,9 @@ void Sampler::apply_penalties_and_bias(std::vector<float>& logits) const {
 }
 
 std::int32_t Sampler::draw(std::span<const float> logits, SamplerScratch& scratch) {
-  if (params_.temperature <= 0.0f) return argmax(logits);
+  // Greedy at temperature 0, and where 1 / temperature overflows (a subnormal temperature would
+  // make every weight e^-87: a uniform draw instead of the sharpest one).
+  if (!(params_.temperature > 0.0f) || !std::isfinite(1.0f / params_.temperature)) return argmax(logits);
   // Candidates: the top_k best by (logit, then position), in position order; or every token.
   const auto vocab = static_cast<std::size_t>(vocab_);
   std::vector<std::int32_t>& tokens = scratch.order;
@@ -190,7 +222,7 @@ std::int32_t Sampler::draw(std::span<const float> logits, SamplerScratch& scratc
     count = kept;
   };
   if (params_.min_p > 0.0f) {  // drop tokens below min_p times the best probability (1 after scaling)
-    keep_only([&](std::size_t j) { return weights[j] >= std::min(params_.min_p, 1.0f); });  // the best (weight 1) stays
+    keep_only([&](std::size_t j) { return weights[j] >= std::min(params_.min_p, 1.0f) || logits[static_cast<std::size_t>(token_at(j))] == top; });
   }
   if (params_.top_p < 1.0f) {
     // The nucleus: the best tokens by (weight, then position) whose mass first reaches top_p.
@@ -237,30 +269,8 @@ std::int32_t Sampler::draw(std::span<const float> logits, SamplerScratch& scratc
       return true;
     });
   }
-  // The draw: whole blocks of weights are skipped by their (vectorised) sums, and the block
-  // where the target falls is walked token by token.
-  constexpr std::size_t kBlock = 256;
-  double target = std::uniform_real_distribution<double>(0.0, total)(rng_);
-  for (std::size_t b0 = 0; b0 < count; b0 += kBlock) {
-    const std::size_t b1 = std::min(count, b0 + kBlock);
-    if (b1 - b0 == kBlock && b1 < count) {
-      float lanes[kLanes] = {};
-      for (std::size_t j = b0; j < b1; j += kLanes) {
-        for (std::size_t l = 0; l < kLanes; ++l) lanes[l] += weights[j + l];
-      }
-      double block_sum = 0.0;
-      for (const float lane : lanes) block_sum += lane;
-      if (target > block_sum) {
-        target -= block_sum;
-        continue;
-      }
-    }
-    for (std::size_t j = b0; j < b1; ++j) {
-      target -= weights[j];
-      if (target <= 0.0) return token_at(j);
-    }
-  }
-  return token_at(count - 1);
+  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  return token_at(pick_weighted(std::span<const float>(weights.data(), count), u, scratch.block_sums));
 }
 
 SampledToken Sampler::sample(std::span<const float> logits, SamplerScratch& scratch) {

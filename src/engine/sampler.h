@@ -27,11 +27,17 @@ struct SamplerScratch {
   std::vector<std::int32_t> select;   // top_k's scratch
   std::vector<std::int32_t> crossing; // top_p: the tokens of the bucket where the mass crosses
   std::vector<double> bucket_mass;    // top_p: mass per histogram bucket
+  std::vector<double> block_sums;     // the draw's sums of weight blocks
 };
 
-// The index of the largest value, the first of equals (std::max_element's answer, about 15
-// times faster over a vocabulary); NaNs never win. Greedy decoding.
+// The index of the largest value, the first of equals (std::max_element's answer for numbers,
+// about 15 times faster over a vocabulary); a NaN is never chosen over a number. Greedy decoding.
 std::int32_t argmax(std::span<const float> values);
+
+// The index where u (in [0, 1)) times the weights' total falls in their running sum: a draw
+// with probabilities proportional to the weights (non-negative), never a zero weight unless all
+// are. Whole blocks are skipped by their sums (block_sums: scratch).
+std::size_t pick_weighted(std::span<const float> weights, double u, std::vector<double>& block_sums);
 
 class Sampler {
  public:

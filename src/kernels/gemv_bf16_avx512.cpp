@@ -165,7 +165,7 @@ constexpr std::array<Bf16Fixed, kMaxTokens> bf16_table(std::integer_sequence<int
 }
 
 // Calls fixed(group, x, out) for the tokens in as few groups of at most max_group as there
-// can be, of sizes as even as possible (6 tokens in row pairs: 3 + 3, not 4 + 2).
+// can be, of sizes as even as possible (7 tokens on single rows: 4 + 3, not 6 + 1).
 template <typename Fixed>
 void by_token_groups(std::size_t tokens, std::size_t max_group, const std::uint16_t* x, std::size_t x_stride, float* out,
                      std::size_t out_stride, Fixed fixed) {

@@ -57,7 +57,7 @@ bool Model::absorb_queries_bf16(std::int64_t layer, std::int64_t T, const float*
   const std::int64_t column_blocks = C / kGemmTileTokens, pairs = dn / 2;
   ctx_.pool().parallel_for(static_cast<std::size_t>(H), [&](std::size_t begin, std::size_t end, unsigned thread) {
     std::uint16_t* rows_bf16 = ctx_.scratch_u16(thread, static_cast<std::size_t>((dn + 2) * C));
-    auto* packed = reinterpret_cast<std::uint32_t*>(rows_bf16 + 2 * C);  // dn * C values as pairs
+    std::uint16_t* packed = rows_bf16 + 2 * C;  // dn * C values
     float* row_f32 = ctx_.scratch(thread, static_cast<std::size_t>(C + kGemmTileRows * kGemmTileTokens));
     float* tile = row_f32 + C;
     for (auto h = static_cast<std::int64_t>(begin); h < static_cast<std::int64_t>(end); ++h) {
@@ -68,12 +68,15 @@ bool Model::absorb_queries_bf16(std::int64_t layer, std::int64_t T, const float*
         for (std::int64_t block = 0; block < column_blocks; ++block) {
           const std::uint16_t* even = rows_bf16 + block * kGemmTileTokens;
           const std::uint16_t* odd = even + C;
-          std::uint32_t* out = packed + (block * pairs + pair) * kGemmTileTokens;
-          for (std::int64_t j = 0; j < kGemmTileTokens; ++j) out[j] = even[j] | static_cast<std::uint32_t>(odd[j]) << 16;
+          std::uint16_t* out = packed + (block * pairs + pair) * 2 * kGemmTileTokens;
+          for (std::int64_t j = 0; j < kGemmTileTokens; ++j) {
+            out[2 * j] = even[j];
+            out[2 * j + 1] = odd[j];
+          }
         }
       }
       for (std::int64_t block = 0; block < column_blocks; ++block) {
-        const auto* packed_block = reinterpret_cast<const std::uint16_t*>(packed + block * pairs * kGemmTileTokens);
+        const std::uint16_t* packed_block = packed + block * pairs * 2 * kGemmTileTokens;
         for (std::int64_t t0 = 0; t0 < T; t0 += kGemmTileRows) {
           kernels.tile(queries + (h * padded_tokens + t0) * dn, static_cast<std::size_t>(dn), packed_block, static_cast<std::size_t>(pairs),
                        tile, {});

@@ -58,7 +58,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   float* q_scales = grow(ws_.index_q_scales, S * Hi);
 
   // Rope (half-split, rope part first), Hadamard rotation and FP8 quantisation of k (every row)
-  // and of q (each head of the selecting rows: items T.. of the loop, so that both threads share
+  // and of q (each head of the selecting rows: items T.. of the loop, so that the threads share
   // a decoded token's heads); the new keys go to the cache before any query is scored.
   const float head_factor = std::pow(static_cast<float>(Hi), -0.5f);
   const float dim_factor = std::pow(static_cast<float>(Di), -0.5f);

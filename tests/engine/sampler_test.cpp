@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <random>
@@ -129,6 +130,57 @@ TEST(Sampler, TopPNucleusIsTheSortedDefinition) {
     seen.insert(token);
   }
   EXPECT_EQ(seen, nucleus);
+}
+
+// A subnormal temperature overflows 1 / temperature: the sharpest distribution, so greedy,
+// with and without min_p (which must keep the best token whatever its weight).
+TEST(Sampler, VanishingTemperatureIsGreedy) {
+  const auto logits = ramp_logits(1000);
+  for (const float min_p : {0.0f, 0.5f}) {
+    Sampler sampler(SamplingParams{.temperature = 1e-40f, .min_p = min_p, .seed = 4}, {}, 1000, 0);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(sampler.sample(logits, scratch).token, argmax(logits)) << "min_p " << min_p;
+  }
+}
+
+// The vectorised argmax answers as std::max_element: the first of tied maxima across its lanes
+// and its tail, index 0 when every value is -inf.
+TEST(Sampler, ArgmaxIsTheFirstLargest) {
+  std::vector<float> values(37, -1.0f);
+  EXPECT_EQ(engine::argmax(values), 0);
+  values[35] = values[20] = values[5] = 3.0f;  // lanes 3 and 5, and the tail
+  EXPECT_EQ(engine::argmax(values), 5);
+  values[5] = 1.0f;
+  EXPECT_EQ(engine::argmax(values), 20);
+  values[36] = 4.0f;
+  EXPECT_EQ(engine::argmax(values), 36);
+  const std::vector<float> minus_infinity(17, -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(engine::argmax(minus_infinity), 0);
+  std::vector<float> with_nan(40, 0.0f);
+  with_nan[3] = std::nanf("");
+  with_nan[30] = 2.0f;
+  EXPECT_EQ(engine::argmax(with_nan), 30);
+}
+
+// The draw at the edges of [0, 1): the first weighted token at 0, the last weighted one (never
+// a zero weight after it) just below 1, over several blocks of the skip-by-sums walk.
+TEST(Sampler, PickWeightedCoversTheRunningSum) {
+  std::vector<float> weights(1000, 0.0f);
+  weights[3] = 0.25f;
+  weights[300] = 1e-30f;
+  weights[700] = 0.5f;
+  weights[701] = 0.25f;
+  std::vector<double> sums;
+  EXPECT_EQ(pick_weighted(weights, 0.0, sums), 3u);
+  EXPECT_EQ(pick_weighted(weights, 0.2, sums), 3u);
+  EXPECT_EQ(pick_weighted(weights, 0.3, sums), 700u);
+  EXPECT_EQ(pick_weighted(weights, 0.74, sums), 700u);
+  EXPECT_EQ(pick_weighted(weights, 0.76, sums), 701u);
+  EXPECT_EQ(pick_weighted(weights, std::nextafter(1.0, 0.0), sums), 701u);
+  // Many tiny weights whose float and double sums differ: the top of the range is still a
+  // weighted token, not the zero weight behind it.
+  std::vector<float> many(129280, 0.0f);
+  for (std::size_t i = 0; i + 1 < many.size(); ++i) many[i] = 1.0f + static_cast<float>(i % 7) * 1e-7f;
+  EXPECT_EQ(pick_weighted(many, std::nextafter(1.0, 0.0), sums), many.size() - 2);
 }
 
 TEST(Sampler, MinPDropsUnlikelyTokens) {
