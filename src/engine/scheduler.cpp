@@ -1,6 +1,7 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
@@ -147,33 +148,58 @@ bool Scheduler::step() {
     return true;
   }
   ++forward_steps_;
-  const auto vocab = static_cast<std::size_t>(model_.config().vocab_size);
+  const auto fail_member = [&](Sequence& sequence, const std::string& error) {
+    spdlog::error("request {}: {}", sequence.request->id, error);
+    TokenEvent event;
+    event.error = error;
+    if (!sequence.finished) finish(sequence, std::move(event), FinishReason::Error);
+  };
+  draws_.clear();
   for (std::size_t i = 0; i < step_members_.size(); ++i) {
-    Sequence& sequence = *step_members_[i];
     try {
-      // Rows past the tokenizer's last id are padding (129280 rows for 128815 ids in V3.2):
-      // they have no text and are never sampled.
-      after_forward(sequence, logits.subspan(i * vocab, sampled_vocab_));
+      if (after_forward(*step_members_[i])) draws_.push_back({.member = i, .sampled = {}, .error = {}});
     } catch (const std::exception& e) {
-      spdlog::error("request {}: {}", sequence.request->id, e.what());
-      TokenEvent event;
-      event.error = e.what();
-      if (!sequence.finished) finish(sequence, std::move(event), FinishReason::Error);
+      fail_member(*step_members_[i], e.what());
+    }
+  }
+  // The draws run on the model's threads (each sequence's sampler owns its random stream, so
+  // its token does not depend on the thread); tokens are emitted afterwards, in order. Rows past
+  // the tokenizer's last id are padding (129280 rows for 128815 ids in V3.2): they have no text
+  // and are never sampled.
+  const auto vocab = static_cast<std::size_t>(model_.config().vocab_size);
+  ThreadPool& threads = model_.context().pool();
+  if (sampler_scratch_.size() < threads.size()) sampler_scratch_.resize(threads.size());
+  threads.parallel_for(draws_.size(), [&](std::size_t begin, std::size_t end, unsigned thread) {
+    for (std::size_t d = begin; d < end; ++d) {
+      Draw& draw = draws_[d];
+      try {
+        draw.sampled = step_members_[draw.member]->sampler.sample(logits.subspan(draw.member * vocab, sampled_vocab_), sampler_scratch_[thread]);
+      } catch (const std::exception& e) {
+        draw.error = e.what();
+      }
+    }
+  });
+  for (const Draw& draw : draws_) {
+    Sequence& sequence = *step_members_[draw.member];
+    try {
+      if (!draw.error.empty()) throw std::runtime_error(draw.error);
+      emit_token(sequence, draw.sampled);
+    } catch (const std::exception& e) {
+      fail_member(sequence, e.what());
     }
   }
   remove_finished();
   return true;
 }
 
-void Scheduler::after_forward(Sequence& sequence, std::span<const float> logits) {
-  if (sequence.finished) return;
+bool Scheduler::after_forward(Sequence& sequence) {
+  if (sequence.finished) return false;
   const bool prompt_was_pending = sequence.computed < sequence.prompt_tokens;
   sequence.computed = sequence.cache->length();
   if (prompt_was_pending && sequence.computed >= sequence.prompt_tokens) {
     prefix_cache_.insert(std::span(sequence.tokens).first(static_cast<std::size_t>(sequence.prompt_tokens)), sequence.cache->blocks());
   }
-  if (sequence.pending() > 0) return;  // a prefill chunk short of the end: no token yet
-  emit_token(sequence, sequence.sampler.sample(logits, sampler_scratch_));
+  return sequence.pending() == 0;  // a prefill chunk short of the end takes no token yet
 }
 
 void Scheduler::emit_token(Sequence& sequence, const SampledToken& sampled) {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/prefix_cache.h"
@@ -44,7 +45,8 @@ class Scheduler {
   bool make_room(std::int64_t blocks);
   void preempt_last();
   void reserve_decode_blocks();
-  void after_forward(Sequence& sequence, std::span<const float> logits);
+  // Bookkeeping after a forward; true when the sequence now takes a token.
+  bool after_forward(Sequence& sequence);
   void emit_token(Sequence& sequence, const SampledToken& sampled);
   void finish(Sequence& sequence, TokenEvent event, FinishReason reason);
   void cancel_where(const std::function<bool(const Sequence&)>& selected);
@@ -59,7 +61,14 @@ class Scheduler {
   std::size_t sampled_vocab_;  // tokens with text: min(model rows, tokenizer ids)
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<std::unique_ptr<Sequence>> running_;
-  SamplerScratch sampler_scratch_;
+  std::vector<SamplerScratch> sampler_scratch_;  // one per thread of the model's pool
+  // This step's draws: the members that take a token, and what each drew (or the error).
+  struct Draw {
+    std::size_t member;
+    SampledToken sampled;
+    std::string error;
+  };
+  std::vector<Draw> draws_;
   std::vector<SequenceStep> steps_;
   std::vector<Sequence*> step_members_;
   std::int64_t forward_steps_ = 0;

@@ -27,6 +27,7 @@ class Model {
   Model(const Checkpoint& checkpoint, ComputeContext& ctx);
 
   const ModelConfig& config() const { return config_; }
+  ComputeContext& context() { return ctx_; }  // its threads also serve the engine's sampling
   const ModelWeights& weights() const { return weights_; }
   KvLayout kv_layout(std::int64_t block_tokens = 64) const { return KvLayout::for_model(config_, block_tokens); }
 
