@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/cpu_features.h"
 #include "kernels/attention_bf16.h"
 
 namespace dsv32 {
@@ -140,10 +141,7 @@ void attend_block(const AttentionBf16Query& query, const std::uint16_t* keys, st
 }  // namespace
 
 AttendBlockBf16 attend_block_bf16_avx512() {
-  __builtin_cpu_init();
-  const bool usable = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512bf16");
-  return usable ? &attend_block : nullptr;
+  return cpu_has_avx512_bf16() ? &attend_block : nullptr;
 }
 
 }  // namespace dsv32

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/cpu_features.h"
 #include "kernels/e4m3_tables_avx512.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/number_formats.h"
@@ -170,10 +171,7 @@ void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* ds
 
 const GemmBf16Kernels* avx512_gemm_bf16() {
   static const GemmBf16Kernels kernels{"avx512bf16", tile, tile_half, round_to_bf16, e4m3_to_bf16_tables};
-  __builtin_cpu_init();
-  const bool usable = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bf16");
-  return usable ? &kernels : nullptr;
+  return cpu_has_avx512_bf16_vbmi() ? &kernels : nullptr;
 }
 
 }  // namespace dsv32

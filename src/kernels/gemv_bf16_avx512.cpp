@@ -6,6 +6,7 @@
 #include <array>
 #include <utility>
 
+#include "kernels/cpu_features.h"
 #include "kernels/e4m3_tables_avx512.h"
 #include "kernels/gemv_bf16.h"
 #include "kernels/tree_sum_avx512.h"
@@ -215,10 +216,7 @@ void bf16_row(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_st
 
 const GemvBf16Kernels* avx512_gemv_bf16() {
   static const GemvBf16Kernels kernels{"avx512bf16", pack_e4m3_x, e4m3_row, e4m3_row_pair, bf16_row};
-  __builtin_cpu_init();
-  const bool usable = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bf16");
-  return usable ? &kernels : nullptr;
+  return cpu_has_avx512_bf16_vbmi() ? &kernels : nullptr;
 }
 
 }  // namespace dsv32

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu_features.h"
 #include "kernels/index_scores.h"
 #include "kernels/tree_sum_avx512.h"
 
@@ -72,10 +73,7 @@ void scores(const IndexQuery& query, const std::uint8_t* key_codes, const float*
 }  // namespace
 
 IndexScoresFn index_scores_avx512() {
-  __builtin_cpu_init();
-  const bool usable = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512bf16");
-  return usable ? &scores : nullptr;
+  return cpu_has_avx512_bf16() ? &scores : nullptr;
 }
 
 }  // namespace dsv32

@@ -193,12 +193,11 @@ bool use_gemv_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) 
   return weight.dtype == DType::BF16 && x.rows < kBf16StoredMinRows;
 }
 
-// A batched job's work per row, relative to the others': the bf16 tile's cost grows with the
-// token blocks (experts in a prefill hold from a few to hundreds of tokens), the few-token paths
-// are counted alike.
-std::size_t unit_weight(ComputeContext& ctx, const LinearJob& job) {
-  if (!use_bf16(ctx, job.weight, job.x)) return 1;
-  return static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens);
+// A batched job's work per row, relative to the others': the bf16 tile's cost (bf16: the job
+// takes the tile) grows with the token blocks (experts in a prefill hold from a few to hundreds
+// of tokens), the few-token paths are counted alike.
+std::size_t unit_weight(bool bf16, const LinearJob& job) {
+  return bf16 ? static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens) : 1;
 }
 
 // Weight rows [row_begin, row_end) against the tokens of x, rounded to bf16 here for each range
@@ -288,9 +287,10 @@ void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
   // token blocks.
   std::size_t units = 0, max_cols = 0, packed_values = 0, pack_blocks = 0;
   for (const LinearJob& job : jobs) {
-    units += static_cast<std::size_t>((job.weight.rows + 3) / 4) * unit_weight(ctx, job);
+    const bool bf16 = use_bf16(ctx, job.weight, job.x);
+    units += static_cast<std::size_t>((job.weight.rows + 3) / 4) * unit_weight(bf16, job);
     max_cols = std::max(max_cols, static_cast<std::size_t>(job.weight.cols));
-    if (!use_bf16(ctx, job.weight, job.x)) continue;
+    if (!bf16) continue;
     packed_values += packed_activation_values(job.x.rows, job.weight.cols);
     pack_blocks += static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens);
   }
@@ -315,10 +315,10 @@ void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
   ctx.pool().parallel_for(units, [&](std::size_t begin, std::size_t end, unsigned thread) {
     std::size_t first_unit = 0, offset = 0;
     for (const LinearJob& job : jobs) {
-      const std::size_t weight = unit_weight(ctx, job);
+      const bool bf16 = use_bf16(ctx, job.weight, job.x);
+      const std::size_t weight = unit_weight(bf16, job);
       const auto job_units = static_cast<std::size_t>((job.weight.rows + 3) / 4) * weight;
       const std::size_t lo = std::max(begin, first_unit), hi = std::min(end, first_unit + job_units);
-      const bool bf16 = use_bf16(ctx, job.weight, job.x);
       // Units [lo, hi) of the job are its row groups [lo / weight, hi / weight): consecutive
       // chunks meet on the same group, so each group runs once.
       if (lo < hi && (lo - first_unit) / weight < (hi - first_unit) / weight) {
