@@ -6,6 +6,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/attention_bf16.h"
@@ -132,10 +133,13 @@ void decode_experts(benchmark::State& state, std::int64_t tokens) {
 }
 
 // Prefill: linear() of a 3072 x 1536 FP8 matrix on 512 tokens, two threads.
-void prefill_linear(benchmark::State& state, Precision precision) {
-  constexpr std::int64_t kRows = 3072, kCols = 1536, kTokens = 512;
+// A prefill's product (512 tokens, the bench preset's q_b_proj), or with 64 tokens the size of
+// one routed expert's share of a 512-token prefill; `large` picks our tile or oneDNN.
+void prefill_linear(benchmark::State& state, Precision precision, LargeProducts large, std::int64_t kRows, std::int64_t kCols,
+                    std::int64_t kTokens) {
   ComputeContext ctx(2);
   ctx.set_precision(precision);
+  ctx.set_large_products(large);
   const auto codes = random_codes(kRows * kCols, 2);
   const std::vector<float> scales((kRows / 128) * (kCols / 128), 0x1p-7f);
   const Weight weight{DType::F8_E4M3, codes.data(), kRows, kCols, 0, scales.data(), kCols / 128};
@@ -236,8 +240,13 @@ void register_all() {
   for (const std::int64_t tokens : {1, 2, 4}) {
     benchmark::RegisterBenchmark(("DecodeExperts128MB/tokens:" + std::to_string(tokens)).c_str(), decode_experts, tokens)->UseRealTime();
   }
-  benchmark::RegisterBenchmark("PrefillLinear512/f32", prefill_linear, Precision::F32)->UseRealTime();
-  benchmark::RegisterBenchmark("PrefillLinear512/bf16", prefill_linear, Precision::BF16)->UseRealTime();
+  benchmark::RegisterBenchmark("PrefillLinear512/f32", prefill_linear, Precision::F32, LargeProducts::Tile, 3072, 1536, 512)->UseRealTime();
+  for (const auto& [name, large] : {std::pair{"tile", LargeProducts::Tile}, std::pair{"onednn", LargeProducts::Onednn}}) {
+    benchmark::RegisterBenchmark((std::string("PrefillLinear512/bf16/") + name).c_str(), prefill_linear, Precision::BF16, large, 3072, 1536, 512)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((std::string("PrefillExpert64/bf16/") + name).c_str(), prefill_linear, Precision::BF16, large, 512, 1024, 64)
+        ->UseRealTime();
+  }
   benchmark::RegisterBenchmark("GemmTileBf16/scalar", gemm_tile, &scalar_gemm_bf16(), false);
   if (const GemmBf16Kernels* fast = avx512_gemm_bf16()) {
     benchmark::RegisterBenchmark("GemmTileBf16/avx512bf16", gemm_tile, fast, false);

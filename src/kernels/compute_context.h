@@ -4,8 +4,10 @@
 // each buffer starting on a cache line.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "kernels/onednn_gemm.h"
 #include "kernels/vector_ops.h"
 #include "util/aligned_vector.h"
 #include "util/thread_pool.h"
@@ -19,16 +21,24 @@ namespace dsv32 {
 // AVX512-VBMI for the FP8 decode GEMV); without them those products take the float32 path.
 enum class Precision : std::uint8_t { F32, BF16 };
 
+// Who runs the bf16 mode's products of 32 tokens and more (prefill): oneDNN where the CPU has
+// AMX (Auto; oneDNN then uses AMX tiles, which our kernels do not), our tile elsewhere. The
+// other two force one side, for tests and benchmarks.
+enum class LargeProducts : std::uint8_t { Auto, Tile, Onednn };
+
 class ComputeContext {
  public:
   explicit ComputeContext(unsigned threads = 0, const VectorOps& ops = best_vector_ops())
-      : pool_(threads), ops_(ops), scratch_(pool_.size()), scratch_u16_(pool_.size()), index_scratch_(pool_.size()) {}
+      : pool_(threads), ops_(ops), scratch_(pool_.size()), scratch_u16_(pool_.size()), index_scratch_(pool_.size()),
+        onednn_(pool_.size()) {}
 
   ThreadPool& pool() { return pool_; }
   const VectorOps& ops() const { return ops_; }
   unsigned threads() { return pool_.size(); }
   Precision precision() const { return precision_; }
   void set_precision(Precision precision) { precision_ = precision; }
+  LargeProducts large_products() const { return large_products_; }
+  void set_large_products(LargeProducts large_products) { large_products_ = large_products; }
 
   // Scratch of at least `floats` floats for thread `thread` (valid until the next call by it).
   float* scratch(unsigned thread, std::size_t floats) {
@@ -51,15 +61,23 @@ class ComputeContext {
     if (buffer.size() < count) buffer.resize(count);
     return buffer.data();
   }
+  // Thread `thread`'s oneDNN products (kernels/onednn_gemm.h), made on its first use.
+  OnednnGemm& onednn(unsigned thread) {
+    auto& gemm = onednn_[thread];
+    if (!gemm) gemm = std::make_unique<OnednnGemm>();
+    return *gemm;
+  }
 
  private:
   ThreadPool pool_;
   const VectorOps& ops_;
   Precision precision_ = Precision::F32;
+  LargeProducts large_products_ = LargeProducts::Auto;
   std::vector<AlignedVector<float>> scratch_;
   std::vector<AlignedVector<std::uint16_t>> scratch_u16_;
   AlignedVector<std::uint16_t> shared_u16_;
   std::vector<AlignedVector<std::int32_t>> index_scratch_;
+  std::vector<std::unique_ptr<OnednnGemm>> onednn_;
 };
 
 }  // namespace dsv32

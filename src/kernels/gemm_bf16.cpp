@@ -41,10 +41,14 @@ void e4m3_scalar(const std::uint8_t* src, float scale, std::uint16_t* dst, std::
   for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(e4m3_to_f32(src[i]) * scale);
 }
 
+void e4m3_row_scalar(const std::uint8_t* src, const float* scales, std::uint16_t* dst, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(e4m3_to_f32(src[i]) * scales[i / kE4m3ScaleBlock]);
+}
+
 }  // namespace
 
 const GemmBf16Kernels& scalar_gemm_bf16() {
-  static const GemmBf16Kernels kernels{"scalar", tile_scalar, tile_half_scalar, round_scalar, e4m3_scalar};
+  static const GemmBf16Kernels kernels{"scalar", tile_scalar, tile_half_scalar, round_scalar, e4m3_scalar, e4m3_row_scalar};
   return kernels;
 }
 
@@ -64,6 +68,10 @@ void weight_row_to_bf16(const GemmBf16Kernels& kernels, const VectorOps& ops, co
     std::copy_n(stored + col, count, out);
   } else if (weight.dtype == DType::F8_E4M3) {
     const float* scales = weight.block_scales + row / kFp8BlockSize * weight.scale_cols;
+    if (col % kFp8BlockSize == 0 && kFp8BlockSize == static_cast<std::int64_t>(kE4m3ScaleBlock)) {
+      kernels.e4m3_row_to_bf16(weight.data + row * weight.cols + col, scales + col / kFp8BlockSize, out, static_cast<std::size_t>(count));
+      return;
+    }
     for (std::int64_t c = col; c < col + count;) {
       const std::int64_t end = std::min(col + count, (c / kFp8BlockSize + 1) * kFp8BlockSize);
       kernels.e4m3_to_bf16(weight.data + row * weight.cols + c, scales[c / kFp8BlockSize], out + (c - col),

@@ -131,19 +131,24 @@ constexpr InterleaveIndex make_interleave_index() {
 }
 constexpr InterleaveIndex kInterleaveIndex = make_interleave_index();
 
-// The same through the byte tables (e4m3_tables_avx512.h) when the scale is a power of two
-// 2^k that keeps every product a normal bf16 (the UE8M0 checkpoints, and make-model's): the
-// product is then exact, the table's value with k added to its exponent (zeros and NaNs
-// left alone). Other scales take the route above.
-void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n) {
+// The byte tables (e4m3_tables_avx512.h) and interleave indices, loaded once per call.
+struct E4m3ToBf16Constants {
+  E4m3Tables tables;
+  __m512i first_index = _mm512_load_si512(kInterleaveIndex.first), second_index = _mm512_load_si512(kInterleaveIndex.second);
+};
+
+// Whether scale is a power of two 2^k that keeps every product a normal bf16 (products from
+// 2^-9 * 2^k to 448 * 2^k), and k.
+bool table_scale(float scale, int& k) {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(scale);
-  const int k = static_cast<int>((bits >> 23) & 0xFF) - 127;
-  if ((bits & 0x807FFFFFu) != 0 || k < -117 || k > 119) {  // products from 2^-9 * 2^k to 448 * 2^k
-    e4m3_to_bf16(src, scale, dst, n);
-    return;
-  }
-  const E4m3Tables tables;
-  const __m512i first_index = _mm512_load_si512(kInterleaveIndex.first), second_index = _mm512_load_si512(kInterleaveIndex.second);
+  k = static_cast<int>((bits >> 23) & 0xFF) - 127;
+  return (bits & 0x807FFFFFu) == 0 && k >= -117 && k <= 119;
+}
+
+// n codes (any n) times 2^k through the tables: the product is exact, the table's value with
+// k added to its exponent (zeros and NaNs left alone).
+void e4m3_times_power_of_two(const E4m3ToBf16Constants& constants, const std::uint8_t* src, int k, std::uint16_t* dst,
+                             std::size_t n) {
   const __m512i exponent_step = _mm512_set1_epi16(static_cast<short>(k * 128));
   for (std::size_t i = 0; i < n; i += 64) {
     const bool whole = n - i >= 64;  // masked loads and stores only at the tail: they cost more
@@ -152,9 +157,9 @@ void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* ds
     // Magnitudes 1..126 (not zero, not NaN): (magnitude - 1) < 126 unsigned.
     const __m512i magnitude = _mm512_and_si512(codes, _mm512_set1_epi8(0x7F));
     const __mmask64 scaled = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(magnitude, _mm512_set1_epi8(1)), _mm512_set1_epi8(126));
-    const E4m3Bytes bytes = e4m3x64_bytes(codes, tables);
-    __m512i first = _mm512_permutex2var_epi8(bytes.low, first_index, bytes.high);
-    __m512i second = _mm512_permutex2var_epi8(bytes.low, second_index, bytes.high);
+    const E4m3Bytes bytes = e4m3x64_bytes(codes, constants.tables);
+    __m512i first = _mm512_permutex2var_epi8(bytes.low, constants.first_index, bytes.high);
+    __m512i second = _mm512_permutex2var_epi8(bytes.low, constants.second_index, bytes.high);
     first = _mm512_mask_add_epi16(first, static_cast<__mmask32>(scaled), first, exponent_step);
     second = _mm512_mask_add_epi16(second, static_cast<__mmask32>(scaled >> 32), second, exponent_step);
     if (whole) {
@@ -167,10 +172,36 @@ void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* ds
   }
 }
 
+// The same through the byte tables when the scale is a power of two in table_scale's range
+// (the UE8M0 checkpoints, and make-model's); other scales take the route above.
+void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n) {
+  int k = 0;
+  if (!table_scale(scale, k)) {
+    e4m3_to_bf16(src, scale, dst, n);
+    return;
+  }
+  e4m3_times_power_of_two(E4m3ToBf16Constants{}, src, k, dst, n);
+}
+
+// A row with one scale per 128 codes: the constants are loaded once for the row (per call,
+// they cost as much as converting a block of 128).
+void e4m3_row_to_bf16_tables(const std::uint8_t* src, const float* scales, std::uint16_t* dst, std::size_t n) {
+  const E4m3ToBf16Constants constants;
+  for (std::size_t b = 0; b < n; b += kE4m3ScaleBlock) {
+    const std::size_t count = std::min(kE4m3ScaleBlock, n - b);
+    int k = 0;
+    if (table_scale(scales[b / kE4m3ScaleBlock], k)) {
+      e4m3_times_power_of_two(constants, src + b, k, dst + b, count);
+    } else {
+      e4m3_to_bf16(src + b, scales[b / kE4m3ScaleBlock], dst + b, count);
+    }
+  }
+}
+
 }  // namespace
 
 const GemmBf16Kernels* avx512_gemm_bf16() {
-  static const GemmBf16Kernels kernels{"avx512bf16", tile, tile_half, round_to_bf16, e4m3_to_bf16_tables};
+  static const GemmBf16Kernels kernels{"avx512bf16", tile, tile_half, round_to_bf16, e4m3_to_bf16_tables, e4m3_row_to_bf16_tables};
   return cpu_has_avx512_bf16_vbmi() ? &kernels : nullptr;
 }
 

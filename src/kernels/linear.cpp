@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu_features.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/gemv_bf16.h"
 #include "kernels/number_formats.h"
@@ -139,8 +140,46 @@ TilePrefetch next_weights(const Weight& weight, bool in_place, std::int64_t r0, 
 // the activations are already packed; the weight rows are used in place when stored as bf16,
 // otherwise a block of them is dequantised and rounded, then applied to every token block.
 // row_f32 holds cols floats, scratch kMaxBlockRows rows of cols bf16 values.
+// Copies a tile's results into y (rows [r, r + rows) for tokens [t0, t0 + tokens)).
+void store_tile(const float* tile, MatrixRef y, std::int64_t t0, std::int64_t tokens, std::int64_t r, std::int64_t rows) {
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    float* y_row = y.data + (t0 + t) * y.stride + r;
+    for (std::int64_t i = 0; i < rows; ++i) y_row[i] = tile[i * kGemmTileTokens + t];
+  }
+}
+
+// One token block (a decode batch) against converted weights: each tile's rows are converted
+// just before the tile reads them, so they come from L1 rather than from a block in L2, and
+// the tile prefetches the stored rows of the next one.
+constexpr std::int64_t kPrefetchDistance = 2;
+void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch,
+                                const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
+                                std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t cols = weight.cols;
+  const auto row_bytes = cols * static_cast<std::int64_t>(dtype_bytes(weight.dtype));
+  const GemmTileBf16 tile_fn = tokens <= kGemmTileTokens / 2 ? kernels.tile_half : kernels.tile;
+  float tile[kGemmTileRows * kGemmTileTokens];
+  for (std::int64_t r = row_begin; r < row_end; r += kGemmTileRows) {
+    const std::int64_t rows = std::min(kGemmTileRows, row_end - r);
+    for (std::int64_t i = 0; i < kGemmTileRows; ++i) {  // a short last tile repeats its last row
+      weight_row_to_bf16(kernels, ops, weight, r + std::min(i, rows - 1), 0, cols, row_f32, scratch + i * cols);
+    }
+    const std::int64_t next_rows = std::min(kGemmTileRows, row_end - r - kPrefetchDistance * kGemmTileRows);
+    const TilePrefetch prefetch =
+        next_rows <= 0 ? TilePrefetch{}
+                       : TilePrefetch{weight.data + static_cast<std::size_t>((weight.first_row + r + kPrefetchDistance * kGemmTileRows) * row_bytes),
+                                      static_cast<std::size_t>((next_rows * row_bytes + 63) / 64)};
+    tile_fn(scratch, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch);
+    store_tile(tile, y, 0, tokens, r, rows);
+  }
+}
+
 void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch, const Weight& weight,
                const std::uint16_t* packed, std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
+  if (tokens <= kGemmTileTokens && weight.dtype != DType::BF16) {
+    gemm_rows_converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, row_end);
+    return;
+  }
   const std::int64_t cols = weight.cols, block_rows = gemm_block_rows(cols);
   float tile[kGemmTileRows * kGemmTileTokens];
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += block_rows) {
@@ -162,11 +201,7 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
         const TilePrefetch prefetch = t0 == 0 ? next_weights(weight, in_place, r0, n, g, block_rows, row_end) : TilePrefetch{};
         const GemmTileBf16 tile_fn = tokens_here <= kGemmTileTokens / 2 ? kernels.tile_half : kernels.tile;
         tile_fn(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile, prefetch);
-        const std::int64_t rows_here = std::min(kGemmTileRows, n - g);
-        for (std::int64_t t = 0; t < tokens_here; ++t) {
-          float* y_row = y.data + (t0 + t) * y.stride + r0 + g;
-          for (std::int64_t r = 0; r < rows_here; ++r) y_row[r] = tile[r * kGemmTileTokens + t];
-        }
+        store_tile(tile, y, t0, tokens_here, r0 + g, std::min(kGemmTileRows, n - g));
       }
     }
   }
@@ -240,16 +275,83 @@ void gemm_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& wei
             packed, tokens, y, row_begin, row_end);
 }
 
+// From this many tokens a bf16 product may go through oneDNN (kernels/onednn_gemm.h;
+// compute_context.h's LargeProducts decides); decode batches stay on our tile.
+constexpr std::int64_t kOnednnMinTokens = 32;
+
+bool use_onednn(const ComputeContext& ctx, ConstMatrixRef x) {
+  if (x.rows < kOnednnMinTokens) return false;
+  switch (ctx.large_products()) {
+    case LargeProducts::Tile: return false;
+    case LargeProducts::Onednn: return true;
+    case LargeProducts::Auto: break;
+  }
+  static const bool amx = cpu_has_amx_bf16();
+  return amx;
+}
+
+// Weight rows converted to bf16 per oneDNN call: a block that stays in L2.
+std::int64_t onednn_block_rows(std::int64_t cols) {
+  const std::int64_t fit = 2 * kBlockBytes / (cols * 2) / 16 * 16;
+  return std::clamp<std::int64_t>(fit, 16, 128);
+}
+
+// A bf16 job's activations as its product wants them, for token blocks [block_begin,
+// block_end) of 32: the tile's packed blocks, or plain bf16 rows for oneDNN (which fit in the
+// same packed_activation_values).
+void prepare_activations(ComputeContext& ctx, unsigned thread, ConstMatrixRef x, std::int64_t cols, std::int64_t block_begin,
+                         std::int64_t block_end, std::uint16_t* out) {
+  const GemmBf16Kernels& kernels = best_gemm_bf16();
+  if (use_onednn(ctx, x)) {
+    for (std::int64_t t = block_begin * kGemmTileTokens; t < std::min(x.rows, block_end * kGemmTileTokens); ++t) {
+      kernels.round_to_bf16(x.data + t * x.stride, out + t * cols, static_cast<std::size_t>(cols));
+    }
+    return;
+  }
+  pack_activations_bf16(kernels, x.data, x.rows, x.stride, cols, block_begin, block_end,
+                        ctx.scratch_u16(thread, static_cast<std::size_t>(cols)), out);
+}
+
+// Weight rows [row_begin, row_end) against x_bf16 (tokens rows of bf16) through oneDNN on this
+// thread: stored bf16 rows in place, others converted a block at a time.
+void onednn_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, const std::uint16_t* x_bf16,
+                           std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t cols = weight.cols, block_rows = onednn_block_rows(cols);
+  const GemmBf16Kernels& kernels = best_gemm_bf16();
+  float* row_f32 = ctx.scratch(thread, static_cast<std::size_t>(cols + tokens * block_rows));
+  float* out = row_f32 + cols;
+  std::uint16_t* converted = weight.dtype == DType::BF16 ? nullptr : ctx.scratch_u16(thread, static_cast<std::size_t>(block_rows * cols));
+  for (std::int64_t r0 = row_begin; r0 < row_end; r0 += block_rows) {
+    const std::int64_t n = std::min(block_rows, row_end - r0);
+    const std::uint16_t* w = reinterpret_cast<const std::uint16_t*>(weight.data) + (weight.first_row + r0) * cols;
+    if (converted != nullptr) {
+      for (std::int64_t i = 0; i < n; ++i) weight_row_to_bf16(kernels, ctx.ops(), weight, r0 + i, 0, cols, row_f32, converted + i * cols);
+      w = converted;
+    }
+    ctx.onednn(thread).multiply(x_bf16, tokens, w, n, cols, out);
+    for (std::int64_t t = 0; t < tokens; ++t) std::copy_n(out + t * n, n, y.data + t * y.stride + r0);
+  }
+}
+
+// A bf16 job's rows [row_begin, row_end) on this thread, its activations prepared as above.
+void bf16_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, const std::uint16_t* activations, ConstMatrixRef x,
+                         MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
+  if (use_onednn(ctx, x)) {
+    onednn_rows_in_thread(ctx, thread, weight, activations, x.rows, y, row_begin, row_end);
+  } else {
+    gemm_rows_in_thread(ctx, thread, weight, activations, x.rows, y, row_begin, row_end);
+  }
+}
+
 void linear_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixRef y) {
   const std::int64_t cols = weight.cols;
-  std::uint16_t* packed = ctx.shared_u16(packed_activation_values(x.rows, cols));
+  std::uint16_t* activations = ctx.shared_u16(packed_activation_values(x.rows, cols));
   const std::int64_t blocks = (x.rows + kGemmTileTokens - 1) / kGemmTileTokens;
   ctx.pool().parallel_for(static_cast<std::size_t>(blocks), [&](std::size_t begin, std::size_t end, unsigned thread) {
-    pack_activations_bf16(best_gemm_bf16(), x.data, x.rows, x.stride, cols, static_cast<std::int64_t>(begin),
-                          static_cast<std::int64_t>(end), ctx.scratch_u16(thread, static_cast<std::size_t>(cols)), packed);
+    prepare_activations(ctx, thread, x, cols, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end), activations);
   });
   ctx.pool().parallel_for(static_cast<std::size_t>(weight.rows), [&](std::size_t begin, std::size_t end, unsigned thread) {
-    gemm_rows_in_thread(ctx, thread, weight, packed, x.rows, y, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
+    bf16_rows_in_thread(ctx, thread, weight, activations, x, y, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
   }, kGemmTileRows);
 }
 
@@ -303,9 +405,8 @@ void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
         const auto blocks = static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens);
         const std::size_t lo = std::max(begin, first_block), hi = std::min(end, first_block + blocks);
         if (lo < hi) {
-          pack_activations_bf16(best_gemm_bf16(), job.x.data, job.x.rows, job.x.stride, job.weight.cols,
-                                static_cast<std::int64_t>(lo - first_block), static_cast<std::int64_t>(hi - first_block),
-                                ctx.scratch_u16(thread, max_cols), packed + offset);
+          prepare_activations(ctx, thread, job.x, job.weight.cols, static_cast<std::int64_t>(lo - first_block),
+                              static_cast<std::int64_t>(hi - first_block), packed + offset);
         }
         offset += packed_activation_values(job.x.rows, job.weight.cols);
         first_block += blocks;
@@ -325,7 +426,7 @@ void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
         const auto row_begin = static_cast<std::int64_t>(4 * ((lo - first_unit) / weight));
         const std::int64_t row_end = std::min(job.weight.rows, static_cast<std::int64_t>(4 * ((hi - first_unit) / weight)));
         if (bf16) {
-          gemm_rows_in_thread(ctx, thread, job.weight, packed + offset, job.x.rows, job.y, row_begin, row_end);
+          bf16_rows_in_thread(ctx, thread, job.weight, packed + offset, job.x, job.y, row_begin, row_end);
         } else if (use_gemv_bf16(ctx, job.weight, job.x)) {
           gemv_rows_in_thread(ctx, thread, job.weight, job.x, job.y, row_begin, row_end);
         } else {

@@ -182,9 +182,8 @@ bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> ro
           }
           const KvSlot slot = first.cache->slot(layer, pruned ? selection[k0 + j] : k0 + j);
           std::uint16_t* key = key_block + static_cast<std::size_t>(j) * key_stride;
-          for (std::int64_t b = 0; b < C / 128; ++b) {  // exact: e4m3 times a power of two
-            rounding.e4m3_to_bf16(slot.latent_codes + b * 128, slot.latent_scales[b], key + b * 128, 128);
-          }
+          // exact: e4m3 times a power of two, one scale per 128 channels (C % 128 == 0)
+          rounding.e4m3_row_to_bf16(slot.latent_codes, slot.latent_scales, key, static_cast<std::size_t>(C));
           rounding.round_to_bf16(slot.rope_key, key + C, static_cast<std::size_t>(dr));
         }
         for (std::size_t v = 0; v < heads; ++v) {  // keys after a row's own position are hidden from it

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernels/gemm_bf16.h"
@@ -93,6 +94,29 @@ TEST(GemmBf16Test, Avx512E4m3ConversionMatchesScalarBitwise) {
   }
 }
 
+// A row with one scale per 128 codes: the same bits as the per-block conversion, whatever
+// mix of table scales (powers of two) and float-route scales the blocks have, and a short tail.
+TEST(GemmBf16Test, RowConversionMatchesBlockConversionBitwise) {
+  for (const GemmBf16Kernels* kernels : {&scalar_gemm_bf16(), avx512_gemm_bf16()}) {
+    if (kernels == nullptr) continue;
+    std::vector<std::uint8_t> codes(5 * 128 + 37);
+    for (std::size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<std::uint8_t>((i * 37 + 11) % 256);
+    const std::vector<float> scales = {0.0078125f, 3.0f, 0x1p-117f, 0x1p120f, 1.0f, 0.3f};
+    std::vector<std::uint16_t> row(codes.size()), blocks(codes.size());
+    kernels->e4m3_row_to_bf16(codes.data(), scales.data(), row.data(), codes.size());
+    for (std::size_t b = 0; b < codes.size(); b += 128) {
+      kernels->e4m3_to_bf16(codes.data() + b, scales[b / 128], blocks.data() + b, std::min<std::size_t>(128, codes.size() - b));
+    }
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+      if ((codes[i] & 0x7F) == 0x7F) {
+        EXPECT_TRUE(std::isnan(bf16_to_f32(row[i]))) << kernels->name << " code " << int(codes[i]);
+      } else {
+        EXPECT_EQ(row[i], blocks[i]) << kernels->name << " index " << i << " code " << int(codes[i]);
+      }
+    }
+  }
+}
+
 TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {
   const std::int64_t tokens = 35, cols = 6, stride = 7;
   const auto x = random_floats(tokens * stride, 4);
@@ -108,15 +132,10 @@ TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {
   }
 }
 
-// linear() in the bf16 mode (the tile, or below its thresholds kernels/gemv_bf16.h) against Σ bf16(w)·bf16(x) in double.
-void expect_bf16_linear_matches(const Weight& weight, std::int64_t tokens, std::uint32_t seed) {
-  if (&best_gemm_bf16() == &scalar_gemm_bf16()) GTEST_SKIP() << "the bf16 mode runs float32 products without AVX512-BF16";
-  ComputeContext ctx(2);
-  ctx.set_precision(Precision::BF16);
-  const std::int64_t stride = weight.cols + 3;
-  const auto x = random_floats(tokens * stride, seed);
-  std::vector<float> y(tokens * (weight.rows + 1), -7.0f);
-  linear(ctx, weight, {x.data(), tokens, stride}, {y.data(), tokens, weight.rows + 1});
+// y (rows y_stride apart, a guard value after the weight's rows) against Σ bf16(w)·bf16(x) in
+// double, within float32 summation error.
+void expect_matches_double(const Weight& weight, const float* x, std::int64_t tokens, std::int64_t stride, const float* y,
+                           std::int64_t y_stride, const char* what) {
   std::vector<float> w_row(weight.cols);
   for (std::int64_t r = 0; r < weight.rows; ++r) {
     weight.row_to_f32(r, w_row.data(), scalar_vector_ops());
@@ -127,33 +146,104 @@ void expect_bf16_linear_matches(const Weight& weight, std::int64_t tokens, std::
         sum += product;
         magnitude += std::fabs(product);
       }
-      ASSERT_NEAR(y[t * (weight.rows + 1) + r], sum, 1e-6 * magnitude * std::sqrt(static_cast<double>(weight.cols)) + 1e-30)
-          << "tokens=" << tokens << " row " << r << " token " << t;
+      ASSERT_NEAR(y[t * y_stride + r], sum, 1e-6 * magnitude * std::sqrt(static_cast<double>(weight.cols)) + 1e-30)
+          << what << ": tokens=" << tokens << " row " << r << " token " << t;
     }
   }
-  for (std::int64_t t = 0; t < tokens; ++t) EXPECT_EQ(y[t * (weight.rows + 1) + weight.rows], -7.0f) << "wrote past the rows";
+  for (std::int64_t t = 0; t < tokens; ++t) EXPECT_EQ(y[t * y_stride + weight.rows], -7.0f) << what << ": wrote past the rows";
+}
+
+// linear() in the bf16 mode (the tile, oneDNN from 32 tokens when `large` says so, or below
+// the tile's thresholds kernels/gemv_bf16.h) against the double-precision product.
+void expect_bf16_linear_matches(const Weight& weight, std::int64_t tokens, std::uint32_t seed, LargeProducts large) {
+  if (&best_gemm_bf16() == &scalar_gemm_bf16()) GTEST_SKIP() << "the bf16 mode runs float32 products without AVX512-BF16";
+  ComputeContext ctx(2);
+  ctx.set_precision(Precision::BF16);
+  ctx.set_large_products(large);
+  const std::int64_t stride = weight.cols + 3;
+  const auto x = random_floats(tokens * stride, seed);
+  std::vector<float> y(tokens * (weight.rows + 1), -7.0f);
+  linear(ctx, weight, {x.data(), tokens, stride}, {y.data(), tokens, weight.rows + 1});
+  expect_matches_double(weight, x.data(), tokens, stride, y.data(), weight.rows + 1, large == LargeProducts::Onednn ? "oneDNN" : "tile");
+}
+
+Weight random_fp8_weight(std::vector<std::uint8_t>& codes, const std::vector<float>& scales, std::int64_t rows, std::int64_t cols,
+                         std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  codes.resize(rows * cols);
+  for (auto& code : codes) {
+    code = static_cast<std::uint8_t>(rng());
+    if ((code & 0x7F) == 0x7F) code = 0x10;  // no NaN codes
+  }
+  return Weight{DType::F8_E4M3, codes.data(), rows, cols, 0, scales.data(), (cols + 127) / 128};
 }
 
 TEST(GemmBf16Test, LinearInBf16ModeWithBf16Weights) {
   const std::int64_t rows = 75, cols = 96;  // a short last tile of rows; odd token counts
   const auto values = random_bf16(rows * cols, 5);
   const Weight weight{DType::BF16, reinterpret_cast<const std::uint8_t*>(values.data()), rows, cols};
-  for (const std::int64_t tokens : {1, 2, 4, 5, 16, 17, 32, 33, 70}) expect_bf16_linear_matches(weight, tokens, 6);
-  expect_bf16_linear_matches(weight.row_slice(8, 64), 40, 7);  // whole tiles used in place
+  for (const LargeProducts large : {LargeProducts::Tile, LargeProducts::Onednn}) {
+    for (const std::int64_t tokens : {1, 2, 4, 5, 16, 17, 32, 33, 70}) expect_bf16_linear_matches(weight, tokens, 6, large);
+    expect_bf16_linear_matches(weight.row_slice(8, 64), 40, 7, large);  // whole tiles used in place
+  }
 }
 
 TEST(GemmBf16Test, LinearInBf16ModeWithFp8Weights) {
   const std::int64_t rows = 200, cols = 160;  // partial 128-tiles in both directions
-  std::mt19937 rng(8);
-  std::vector<std::uint8_t> codes(rows * cols);
-  for (auto& code : codes) {
-    code = static_cast<std::uint8_t>(rng());
-    if ((code & 0x7F) == 0x7F) code = 0x10;  // no NaN codes
-  }
+  std::vector<std::uint8_t> codes;
   const std::vector<float> scales = {0.5f, 0.25f, 2.0f, 0.125f};
-  const Weight weight{DType::F8_E4M3, codes.data(), rows, cols, 0, scales.data(), 2};
-  for (const std::int64_t tokens : {1, 3, 8, 9, 15, 32, 45}) expect_bf16_linear_matches(weight, tokens, 9);
-  for (const std::int64_t tokens : {1, 16}) expect_bf16_linear_matches(weight.row_slice(136, 40), tokens, 10);  // scale rows from an offset
+  const Weight weight = random_fp8_weight(codes, scales, rows, cols, 8);
+  for (const LargeProducts large : {LargeProducts::Tile, LargeProducts::Onednn}) {
+    for (const std::int64_t tokens : {1, 3, 8, 9, 15, 32, 45}) expect_bf16_linear_matches(weight, tokens, 9, large);
+    for (const std::int64_t tokens : {1, 16, 33}) expect_bf16_linear_matches(weight.row_slice(136, 40), tokens, 10, large);  // scale rows from an offset
+  }
+}
+
+// A scale that is no power of two takes the conversion's float route, block by block (from 16
+// tokens: the few-token GEMV applies scales to its sums instead, kernels/gemv_bf16.h).
+TEST(GemmBf16Test, LinearInBf16ModeWithFp8WeightsAndArbitraryScales) {
+  const std::int64_t rows = 130, cols = 300;
+  std::vector<std::uint8_t> codes;
+  const std::vector<float> scales = {0.3f, 0.25f, 1.7f, 1e-3f, 2.0f, 0.0625f};
+  const Weight weight = random_fp8_weight(codes, scales, rows, cols, 11);
+  for (const LargeProducts large : {LargeProducts::Tile, LargeProducts::Onednn}) {
+    for (const std::int64_t tokens : {16, 40}) expect_bf16_linear_matches(weight, tokens, 12, large);
+  }
+}
+
+// linear_batch: jobs of every path in one region (the GEMV, the tile, oneDNN), each against
+// the double-precision product.
+TEST(GemmBf16Test, LinearBatchRunsEachJobLikeLinear) {
+  if (&best_gemm_bf16() == &scalar_gemm_bf16()) GTEST_SKIP() << "the bf16 mode runs float32 products without AVX512-BF16";
+  std::vector<std::uint8_t> codes;
+  const std::vector<float> scales = {0.5f, 0.25f, 2.0f, 0.125f, 1.0f, 4.0f};
+  const Weight fp8 = random_fp8_weight(codes, scales, 256, 256, 13);
+  const auto values = random_bf16(72 * 256, 14);
+  const Weight bf16{DType::BF16, reinterpret_cast<const std::uint8_t*>(values.data()), 72, 256};
+  for (const LargeProducts large : {LargeProducts::Tile, LargeProducts::Onednn}) {
+    ComputeContext ctx(2);
+    ctx.set_precision(Precision::BF16);
+    ctx.set_large_products(large);
+    const std::vector<std::pair<Weight, std::int64_t>> shapes = {
+        {fp8.row_slice(0, 128), 1}, {fp8.row_slice(128, 128), 40}, {bf16, 5}, {fp8, 16}, {bf16, 70}, {fp8.row_slice(8, 100), 3}};
+    std::vector<std::vector<float>> xs, ys;
+    std::vector<LinearJob> jobs;
+    for (std::size_t j = 0; j < shapes.size(); ++j) {
+      const auto& [weight, tokens] = shapes[j];
+      xs.push_back(random_floats(tokens * weight.cols, static_cast<std::uint32_t>(20 + j)));
+      ys.emplace_back(tokens * (weight.rows + 1), -7.0f);
+    }
+    for (std::size_t j = 0; j < shapes.size(); ++j) {
+      const auto& [weight, tokens] = shapes[j];
+      jobs.push_back({weight, {xs[j].data(), tokens, weight.cols}, {ys[j].data(), tokens, weight.rows + 1}});
+    }
+    linear_batch(ctx, jobs);
+    for (std::size_t j = 0; j < shapes.size(); ++j) {
+      const auto& [weight, tokens] = shapes[j];
+      expect_matches_double(weight, xs[j].data(), tokens, weight.cols, ys[j].data(), weight.rows + 1,
+                            large == LargeProducts::Onednn ? "oneDNN batch" : "tile batch");
+    }
+  }
 }
 
 }  // namespace

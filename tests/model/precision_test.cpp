@@ -60,12 +60,14 @@ struct LayerErrors {
 enum class Rows : std::uint8_t { All, OneByOne };
 
 // Worst relative rms over the layers of one case in one precision.
-LayerErrors teacher_forced_errors(const std::string& name, Precision precision, Rows feed = Rows::All) {
+LayerErrors teacher_forced_errors(const std::string& name, Precision precision, Rows feed = Rows::All,
+                                  LargeProducts large = LargeProducts::Auto) {
   const auto dir = kRefdata / name;
   const SafetensorsFile expected(dir / "expected.safetensors");
   const auto f32 = [&](const std::string& tensor) { return reinterpret_cast<const float*>(expected.tensors().at(tensor).data); };
   ComputeContext ctx(2);
   ctx.set_precision(precision);
+  ctx.set_large_products(large);
   const Checkpoint checkpoint(dir);
   Model model(checkpoint, ctx);
   const ModelConfig& c = model.config();
@@ -124,13 +126,14 @@ TEST_P(PrecisionTest, F32HarnessIsExactRowByRow) {
   EXPECT_LT(e.hidden, 1e-4);
 }
 
-void expect_bf16_layers_match(const std::string& name, Rows feed) {
-  const LayerErrors e = teacher_forced_errors(name, Precision::BF16, feed);
+void expect_bf16_layers_match(const std::string& name, Rows feed, LargeProducts large = LargeProducts::Auto) {
+  const LayerErrors e = teacher_forced_errors(name, Precision::BF16, feed, large);
   ::testing::Test::RecordProperty("attention_rms_rel", std::to_string(e.attention));
   ::testing::Test::RecordProperty("feed_forward_rms_rel", std::to_string(e.feed_forward));
   ::testing::Test::RecordProperty("hidden_rms_rel", std::to_string(e.hidden));
-  std::printf("%s bf16 %s worst layer rms_rel: attention %.4f, feed-forward %.4f, hidden %.4f\n", name.c_str(),
-              feed == Rows::All ? "all rows" : "row by row", e.attention, e.feed_forward, e.hidden);
+  std::printf("%s bf16 %s%s worst layer rms_rel: attention %.4f, feed-forward %.4f, hidden %.4f\n", name.c_str(),
+              feed == Rows::All ? "all rows" : "row by row", large == LargeProducts::Onednn ? " (oneDNN)" : "", e.attention, e.feed_forward,
+              e.hidden);
   std::ifstream in(kRefdata / name / "expected.json");
   const auto json = nlohmann::json::parse(in);
   const double reference_bf16 = json["comparisons"]["bf16_vs_f32"]["hidden_states_per_layer"][1]["rms_rel"].get<double>();
@@ -140,6 +143,12 @@ void expect_bf16_layers_match(const std::string& name, Rows feed) {
 }
 
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithTeacherForcing) { expect_bf16_layers_match(GetParam(), Rows::All); }
+
+// The same with the products of 32 rows and more through oneDNN (what CPUs with AMX run).
+TEST_P(PrecisionTest, Bf16LayersMatchReferenceThroughOnednn) {
+  if (!bf16_products(Precision::BF16)) GTEST_SKIP() << "the bf16 mode runs float32 products without AVX512-BF16";
+  expect_bf16_layers_match(GetParam(), Rows::All, LargeProducts::Onednn);
+}
 
 // The decode path: the bf16 GEMV for every weight product, attention of one query at a time.
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceRowByRow) {
