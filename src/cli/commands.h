@@ -12,5 +12,6 @@ void add_bench_engine_command(CLI::App& app);
 void add_chat_format_commands(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 
 }  // namespace dsv32::cli

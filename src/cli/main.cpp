@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   CLI::App app{"dsv32: DeepSeek-V3.2 inference engine"};
   app.require_subcommand(1);
   dsv32::cli::add_make_model_command(app);
+  dsv32::cli::add_quantize_command(app);
   dsv32::cli::add_logits_command(app);
   dsv32::cli::add_bench_command(app);
   dsv32::cli::add_run_commands(app);

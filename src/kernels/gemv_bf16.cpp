@@ -41,18 +41,26 @@ void add_chunk(WeightAt weight, ActivationAt activation, std::size_t w0, float (
   }
 }
 
-void pack_e4m3_x_scalar(const float* x, std::size_t n, std::uint16_t* out) {
+// The column (within its group of 64) of word w of an I4 row's packed layout: even columns
+// first, then odd ones.
+std::size_t i4_column(std::size_t word) { return 2 * (word % kChunk) + word / kChunk; }
+
+template <std::size_t (*Column)(std::size_t)>
+void pack_x_scalar(const float* x, std::size_t n, std::uint16_t* out) {
   for (std::size_t w = 0; w < gemv_e4m3_x_values(n); ++w) {
-    const std::size_t c = w / kGroup * kGroup + e4m3_column(w % kGroup);
+    const std::size_t c = w / kGroup * kGroup + Column(w % kGroup);
     out[w] = c < n ? f32_to_bf16_flushing_subnormals(x[c]) : 0;
   }
 }
 
-void e4m3_row_scalar(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride,
-                     std::size_t tokens, std::size_t n, float* out, std::size_t out_stride) {
+// Σ_b block_scales[b] · Σ_{c in b} value(c) · x[c] in the documented order; value(c) is the
+// weight of column c (exact in bf16).
+template <std::size_t (*Column)(std::size_t), typename ValueAt>
+void codes_row_scalar(ValueAt value, const float* block_scales, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens,
+                      std::size_t n, float* out, std::size_t out_stride) {
   const auto weight = [&](std::size_t w) {
-    const std::size_t c = w / kGroup * kGroup + e4m3_column(w % kGroup);
-    return c < n ? e4m3_to_f32(row[c]) : 0.0f;
+    const std::size_t c = w / kGroup * kGroup + Column(w % kGroup);
+    return c < n ? value(c) : 0.0f;
   };
   const std::size_t words = gemv_e4m3_x_values(n);
   for (std::size_t t = 0; t < tokens; ++t) {
@@ -68,11 +76,22 @@ void e4m3_row_scalar(const std::uint8_t* row, const float* block_scales, const s
   }
 }
 
-void e4m3_row_pair_scalar(const std::uint8_t* row, std::size_t row_stride, const float* scales0, const float* scales1,
-                          const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n, float* out,
-                          std::size_t out_stride) {
-  e4m3_row_scalar(row, scales0, x, x_stride, tokens, n, out, out_stride);
-  e4m3_row_scalar(row + row_stride, scales1, x, x_stride, tokens, n, out + 1, out_stride);
+void e4m3_row_scalar(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride,
+                     std::size_t tokens, std::size_t n, float* out, std::size_t out_stride) {
+  codes_row_scalar<e4m3_column>([&](std::size_t c) { return e4m3_to_f32(row[c]); }, block_scales, x, x_stride, tokens, n, out, out_stride);
+}
+
+void i4_row_scalar(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride,
+                   std::size_t tokens, std::size_t n, float* out, std::size_t out_stride) {
+  codes_row_scalar<i4_column>([&](std::size_t c) { return static_cast<float>(i4_at(row, c)); }, block_scales, x, x_stride, tokens, n, out,
+                              out_stride);
+}
+
+template <void (*Row)(const std::uint8_t*, const float*, const std::uint16_t*, std::size_t, std::size_t, std::size_t, float*, std::size_t)>
+void row_pair_scalar(const std::uint8_t* row, std::size_t row_stride, const float* scales0, const float* scales1, const std::uint16_t* x,
+                     std::size_t x_stride, std::size_t tokens, std::size_t n, float* out, std::size_t out_stride) {
+  Row(row, scales0, x, x_stride, tokens, n, out, out_stride);
+  Row(row + row_stride, scales1, x, x_stride, tokens, n, out + 1, out_stride);
 }
 
 void bf16_row_scalar(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n,
@@ -93,7 +112,14 @@ void bf16_row_scalar(const std::uint16_t* row, const std::uint16_t* x, std::size
 std::size_t gemv_e4m3_x_values(std::size_t n) { return (n + kGroup - 1) / kGroup * kGroup; }
 
 const GemvBf16Kernels& scalar_gemv_bf16() {
-  static const GemvBf16Kernels kernels{"scalar", pack_e4m3_x_scalar, e4m3_row_scalar, e4m3_row_pair_scalar, bf16_row_scalar};
+  static const GemvBf16Kernels kernels{"scalar",
+                                       pack_x_scalar<e4m3_column>,
+                                       e4m3_row_scalar,
+                                       row_pair_scalar<e4m3_row_scalar>,
+                                       bf16_row_scalar,
+                                       pack_x_scalar<i4_column>,
+                                       i4_row_scalar,
+                                       row_pair_scalar<i4_row_scalar>};
   return kernels;
 }
 

@@ -19,7 +19,9 @@
 // 32j + 2l + 1 (the stored order). For e4m3 rows the table lookups interleave bytes within
 // 16-byte lanes, so in each group of 64 columns the first chunk holds columns 16q + {0..7} and
 // the second 16q + {8..15} (q = 0..3), in that order; pack_e4m3_x lays the activations out
-// the same way.
+// the same way. For I4 rows (kernels/weight.h) the first chunk of a group holds its even
+// columns and the second its odd ones (the low and the high nibbles), as pack_i4_x lays them;
+// each value q is exact in bf16, the scale applies per 128-column block as for e4m3.
 #include <cstddef>
 #include <cstdint>
 
@@ -46,6 +48,14 @@ struct GemvBf16Kernels {
   // out[t * out_stride] = Σ_c row[c] · x_t[c], row and x (in column order) as bf16 bits.
   void (*bf16_row)(const std::uint16_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens,
                    std::size_t n, float* out, std::size_t out_stride);
+  // The same three for I4 rows (n even; row: the packed bytes, block_scales: the row's scales),
+  // with the activations packed by pack_i4_x (gemv_e4m3_x_values(n) values).
+  void (*pack_i4_x)(const float* x, std::size_t n, std::uint16_t* out);
+  void (*i4_row)(const std::uint8_t* row, const float* block_scales, const std::uint16_t* x, std::size_t x_stride,
+                 std::size_t tokens, std::size_t n, float* out, std::size_t out_stride);
+  void (*i4_row_pair)(const std::uint8_t* row, std::size_t row_stride, const float* scales0, const float* scales1,
+                      const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n, float* out,
+                      std::size_t out_stride);
 };
 
 const GemvBf16Kernels& scalar_gemv_bf16();

@@ -121,7 +121,7 @@ std::int64_t gemm_block_rows(std::int64_t cols) {
 // block's stored rows (kernels/gemm_bf16.h, TilePrefetch).
 TilePrefetch next_weights(const Weight& weight, bool in_place, std::int64_t r0, std::int64_t n, std::int64_t g,
                           std::int64_t block_rows, std::int64_t row_end) {
-  const auto row_bytes = weight.cols * static_cast<std::int64_t>(dtype_bytes(weight.dtype));
+  const auto row_bytes = static_cast<std::int64_t>(weight.row_bytes());
   const auto stored_row = [&](std::int64_t r) { return weight.data + static_cast<std::size_t>((weight.first_row + r) * row_bytes); };
   if (in_place) {
     const std::int64_t rows = std::min(kGemmTileRows, row_end - (r0 + g + kGemmTileRows));
@@ -156,7 +156,7 @@ void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps&
                                 const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
                                 std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t cols = weight.cols;
-  const auto row_bytes = cols * static_cast<std::int64_t>(dtype_bytes(weight.dtype));
+  const auto row_bytes = static_cast<std::int64_t>(weight.row_bytes());
   const GemmTileBf16 tile_fn = tokens <= kGemmTileTokens / 2 ? kernels.tile_half : kernels.tile;
   float tile[kGemmTileRows * kGemmTileTokens];
   for (std::int64_t r = row_begin; r < row_end; r += kGemmTileRows) {
@@ -224,7 +224,7 @@ bool use_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
 // Without AVX512-VBMI (which the FP8 conversion needs) these rows keep the float32 path.
 bool use_gemv_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x) {
   if (!bf16_products(ctx) || &best_gemv_bf16() == &scalar_gemv_bf16()) return false;
-  if (weight.dtype == DType::F8_E4M3) return x.rows < kBf16MinRows;
+  if (weight.dtype == DType::F8_E4M3 || weight.dtype == DType::I4) return x.rows < kBf16MinRows;
   return weight.dtype == DType::BF16 && x.rows < kBf16StoredMinRows;
 }
 
@@ -242,20 +242,24 @@ void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& wei
   const GemvBf16Kernels& gemv = best_gemv_bf16();
   const auto cols = static_cast<std::size_t>(weight.cols), tokens = static_cast<std::size_t>(x.rows);
   const auto y_stride = static_cast<std::size_t>(y.stride);
-  if (weight.dtype == DType::F8_E4M3) {
-    const std::size_t x_stride = gemv_e4m3_x_values(cols);
+  if (weight.dtype == DType::F8_E4M3 || weight.dtype == DType::I4) {  // codes with block scales
+    const bool fp8 = weight.dtype == DType::F8_E4M3;
+    const auto pack = fp8 ? gemv.pack_e4m3_x : gemv.pack_i4_x;
+    const auto row_pair = fp8 ? gemv.e4m3_row_pair : gemv.i4_row_pair;
+    const auto single_row = fp8 ? gemv.e4m3_row : gemv.i4_row;
+    const std::size_t x_stride = gemv_e4m3_x_values(cols), row_bytes = weight.row_bytes();
     std::uint16_t* x_bf16 = ctx.scratch_u16(thread, tokens * x_stride);
-    for (std::size_t t = 0; t < tokens; ++t) gemv.pack_e4m3_x(x.data + t * x.stride, cols, x_bf16 + t * x_stride);
-    const auto scales = [&](std::int64_t row) { return weight.block_scales + row / kFp8BlockSize * weight.scale_cols; };
+    for (std::size_t t = 0; t < tokens; ++t) pack(x.data + t * x.stride, cols, x_bf16 + t * x_stride);
+    const auto stored = [&](std::int64_t row) { return weight.data + static_cast<std::size_t>(row) * row_bytes; };
     std::int64_t r = row_begin;
     for (; r + 2 <= row_end; r += 2) {
       const std::int64_t row = weight.first_row + r;
-      gemv.e4m3_row_pair(weight.data + static_cast<std::size_t>(row) * cols, cols, scales(row), scales(row + 1), x_bf16, x_stride, tokens,
-                         cols, y.data + r, y_stride);
+      row_pair(stored(row), row_bytes, weight.scales_of_row(row), weight.scales_of_row(row + 1), x_bf16, x_stride, tokens, cols, y.data + r,
+               y_stride);
     }
     if (r < row_end) {
       const std::int64_t row = weight.first_row + r;
-      gemv.e4m3_row(weight.data + static_cast<std::size_t>(row) * cols, scales(row), x_bf16, x_stride, tokens, cols, y.data + r, y_stride);
+      single_row(stored(row), weight.scales_of_row(row), x_bf16, x_stride, tokens, cols, y.data + r, y_stride);
     }
     return;
   }

@@ -65,4 +65,8 @@ std::uint8_t f32_to_e4m3(float value);
 // DeepSeek's "ue8m0" activation scale: 2^ceil(log2(max(amax, 1e-4) * fp32(1/448))).
 float ue8m0_scale(float amax);
 
+// Value c of a row of I4 codes (kernels/weight.h): two per byte, column 2j in the low nibble,
+// each stored as q + 8.
+inline int i4_at(const std::uint8_t* packed, std::size_t c) { return ((packed[c / 2] >> (4 * (c % 2))) & 0xF) - 8; }
+
 }  // namespace dsv32

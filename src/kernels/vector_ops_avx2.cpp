@@ -106,6 +106,24 @@ void e4m3_row(const std::uint8_t* src, float scale, float* dst, std::size_t n) {
   for (; i < n; ++i) dst[i] = e4m3_to_f32(src[i]) * scale;
 }
 
+// 16 I4 values at a time: the nibbles of 8 bytes interleaved back into column order, less 8,
+// converted and scaled (exact: small integers times the group's scale, one rounding).
+void i4_row(const std::uint8_t* packed, const float* scales, float* dst, std::size_t n) {
+  const __m128i low_nibbles = _mm_set1_epi8(0x0F);
+  std::size_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + c / 2));
+    const __m128i codes = _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles), _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
+    const __m256 scale = _mm256_set1_ps(scales[c / 128]);
+    const __m256i eight = _mm256_set1_epi32(8);
+    const __m256i first = _mm256_sub_epi32(_mm256_cvtepu8_epi32(codes), eight);
+    const __m256i second = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(codes, 8)), eight);
+    _mm256_storeu_ps(dst + c, _mm256_mul_ps(_mm256_cvtepi32_ps(first), scale));
+    _mm256_storeu_ps(dst + c + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(second), scale));
+  }
+  for (; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / 128];
+}
+
 // Accumulates exactly as dot4 does on dequantised rows (see the AVX-512 file).
 void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
                std::size_t n, float* out) {
@@ -153,7 +171,7 @@ void dot4_bf16(const std::uint16_t* rows, std::size_t row_stride, const float* x
 }  // namespace
 
 const VectorOps* avx2_vector_ops() {
-  static const VectorOps ops{"avx2", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row};
+  static const VectorOps ops{"avx2", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row, i4_row};
   __builtin_cpu_init();
   const bool usable = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return usable ? &ops : nullptr;

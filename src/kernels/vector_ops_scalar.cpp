@@ -71,10 +71,14 @@ void e4m3_row(const std::uint8_t* src, float scale, float* dst, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) dst[i] = e4m3_to_f32(src[i]) * scale;
 }
 
+void i4_row(const std::uint8_t* packed, const float* scales, float* dst, std::size_t n) {
+  for (std::size_t c = 0; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / 128];
+}
+
 }  // namespace
 
 const VectorOps& scalar_vector_ops() {
-  static const VectorOps ops{"scalar", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row};
+  static const VectorOps ops{"scalar", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row, i4_row};
   return ops;
 }
 

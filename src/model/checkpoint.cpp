@@ -81,6 +81,7 @@ const TensorInfo& Checkpoint::tensor(const std::string& name) const {
 Weight Checkpoint::matrix(const std::string& name, std::int64_t rows, std::int64_t cols) const {
   const TensorInfo& info = tensor(name);
   const std::string file = info.file->string();
+  if (info.dtype == DType::U8) return int4_matrix(name, info, rows, cols);
   if (info.shape != std::vector<std::int64_t>{rows, cols}) {
     fail("{}: tensor {}: shape {} but the config needs [{}, {}]", file, name, info.shape_string(), rows, cols);
   }
@@ -103,6 +104,28 @@ Weight Checkpoint::matrix(const std::string& name, std::int64_t rows, std::int64
   weight.block_scales = reinterpret_cast<const float*>(scales.data);
   weight.scale_cols = scale_shape[1];
   return weight;
+}
+
+// `dsv32 quantize`'s I4 weights (kernels/weight.h): U8 [rows, cols / 2] and F32 `weight_scale`
+// [rows, ceil(cols / 128)].
+Weight Checkpoint::int4_matrix(const std::string& name, const TensorInfo& info, std::int64_t rows, std::int64_t cols) const {
+  const std::string file = info.file->string();
+  if (cols % 2 != 0) fail("{}: tensor {}: U8 (I4) weights need an even column count, the config gives {}", file, name, cols);
+  if (info.shape != std::vector<std::int64_t>{rows, cols / 2}) {
+    fail("{}: tensor {}: U8 (I4, two values a byte) shape {} but the config needs [{}, {}]", file, name, info.shape_string(), rows, cols / 2);
+  }
+  const std::string scale_name = name + "_scale";
+  const auto found = tensors_.find(scale_name);
+  if (found == tensors_.end()) fail("{}: tensor {} is U8 (I4) but {} is missing", file, name, scale_name);
+  const TensorInfo& scales = *found->second;
+  const std::vector<std::int64_t> scale_shape{rows, (cols + kI4GroupSize - 1) / kI4GroupSize};
+  if (scales.dtype != DType::F32) fail("{}: tensor {}: dtype {}, expected F32", scales.file->string(), scale_name, dtype_name(scales.dtype));
+  if (scales.shape != scale_shape) {
+    fail("{}: tensor {}: shape {} but [{}, {}] weights need [{}, {}]", scales.file->string(), scale_name, scales.shape_string(), rows, cols,
+         scale_shape[0], scale_shape[1]);
+  }
+  return Weight{.dtype = DType::I4, .data = info.data, .rows = rows, .cols = cols, .block_scales = reinterpret_cast<const float*>(scales.data),
+                .scale_cols = scale_shape[1]};
 }
 
 Weight Checkpoint::vector(const std::string& name, std::int64_t n) const {

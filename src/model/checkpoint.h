@@ -21,11 +21,14 @@ class Checkpoint {
   const ModelConfig& config() const { return config_; }
   const std::filesystem::path& dir() const { return dir_; }
 
-  // A [rows, cols] matrix in BF16/F16/F32, or F8_E4M3 with its `weight_scale_inv` blocks.
+  // A [rows, cols] matrix in BF16/F16/F32, F8_E4M3 with its `weight_scale_inv` blocks, or I4
+  // (U8 [rows, cols / 2]) with its `weight_scale` groups.
   Weight matrix(const std::string& name, std::int64_t rows, std::int64_t cols) const;
   // A [n] vector in BF16/F16/F32 (norm weights, biases), seen as a 1-row matrix.
   Weight vector(const std::string& name, std::int64_t n) const;
   const TensorInfo& tensor(const std::string& name) const;
+  // Every tensor the model uses, by name (the MTP tensors are listed apart, below).
+  const std::map<std::string, const TensorInfo*>& tensors() const { return tensors_; }
 
   // Tensors of the multi-token-prediction layer(s), recognised and left unused.
   const std::vector<std::string>& mtp_tensor_names() const { return mtp_tensors_; }
@@ -35,6 +38,7 @@ class Checkpoint {
 
  private:
   void add_file(const std::filesystem::path& path);
+  Weight int4_matrix(const std::string& name, const TensorInfo& info, std::int64_t rows, std::int64_t cols) const;
 
   std::filesystem::path dir_;
   ModelConfig config_;

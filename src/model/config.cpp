@@ -81,7 +81,18 @@ WeightFormat read_weight_format(const ConfigReader& reader) {
   if (!json.contains("quantization_config") || json["quantization_config"].is_null()) return WeightFormat::Native;
   const auto& quant = json["quantization_config"];
   const std::string method = quant.value("quant_method", std::string{});
-  if (method != "fp8") fail("{}: quantization_config quant_method \"{}\" is not supported (only \"fp8\")", reader.source(), method);
+  if (method == kInt4QuantMethod) {
+    const auto group = quant.value("group_size", std::int64_t{0});
+    const auto bits = quant.value("bits", std::int64_t{0});
+    if (bits != 4 || group != kI4GroupSize) {
+      fail("{}: quantization_config {}: bits {} and group_size {} are not supported (only 4 and {})", reader.source(), method, bits, group,
+           kI4GroupSize);
+    }
+    return WeightFormat::Int4Groups;
+  }
+  if (method != "fp8") {
+    fail("{}: quantization_config quant_method \"{}\" is not supported (\"fp8\" or \"{}\")", reader.source(), method, kInt4QuantMethod);
+  }
   const std::string format = quant.value("fmt", std::string{"e4m3"});
   if (format != "e4m3") fail("{}: quantization_config fmt \"{}\" is not supported (only \"e4m3\")", reader.source(), format);
   if (quant.contains("weight_block_size")) {
@@ -259,6 +270,8 @@ nlohmann::json ModelConfig::to_json() const {
                                    {"quant_method", "fp8"},
                                    {"scale_fmt", "ue8m0"},
                                    {"weight_block_size", {128, 128}}};
+  } else if (weight_format == WeightFormat::Int4Groups) {
+    json["quantization_config"] = {{"quant_method", kInt4QuantMethod}, {"bits", 4}, {"group_size", kI4GroupSize}};
   }
   return json;
 }

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/weight.h"
+
 namespace dsv32 {
 
 struct YarnScaling {
@@ -18,7 +20,10 @@ struct YarnScaling {
   double mscale_all_dim = 1.0;
 };
 
-enum class WeightFormat { Native, Fp8Blocks };
+// Native: BF16/F16/F32; Fp8Blocks: DeepSeek's FP8 release; Int4Groups: what `dsv32 quantize`
+// writes (kernels/weight.h's I4: 4-bit integers, one float32 scale per row and 128 columns).
+enum class WeightFormat { Native, Fp8Blocks, Int4Groups };
+inline constexpr const char* kInt4QuantMethod = "dsv32_int4";  // quantization_config's quant_method
 
 struct ModelConfig {
   std::int64_t vocab_size = 0;

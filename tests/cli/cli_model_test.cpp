@@ -132,6 +132,29 @@ namespace {
 
 // --precision reaches the engine: both modes answer a prompt on a fresh tiny model, an unknown
 // mode is refused by name.
+// quantize: an FP8 checkpoint (with its tokenizer) to I4, which then runs (run and bench);
+// bad arguments are refused with a message.
+TEST(CliModel, QuantizeWritesAnI4CheckpointThatRuns) {
+  const fs::path dir = temp_dir("cli-quantize");
+  ASSERT_EQ(run("make-model --preset tiny --dtype fp8 --seed 4 --out " + (dir / "fp8").string(), dir / "make.txt"), 0) << read_file(dir / "make.txt");
+  ASSERT_EQ(run("quantize --model " + (dir / "fp8").string() + " --out " + (dir / "i4").string(), dir / "quantize.txt"), 0)
+      << read_file(dir / "quantize.txt");
+  EXPECT_NE(read_file(dir / "quantize.txt").find("quantised to I4"), std::string::npos) << read_file(dir / "quantize.txt");
+  for (const char* file : {"config.json", "model.safetensors", "tokenizer.json"}) EXPECT_TRUE(fs::exists(dir / "i4" / file)) << file;
+  EXPECT_LT(fs::file_size(dir / "i4" / "model.safetensors"), fs::file_size(dir / "fp8" / "model.safetensors"));
+  const auto config = nlohmann::json::parse(read_file(dir / "i4" / "config.json"));
+  EXPECT_EQ(config["quantization_config"]["quant_method"], "dsv32_int4");
+  ASSERT_EQ(run("run --model " + (dir / "i4").string() + " -p hello --max-tokens 4", dir / "run.txt"), 0) << read_file(dir / "run.txt");
+  ASSERT_EQ(run("bench --model " + (dir / "i4").string() + " --prompt 24 --gen 4 --json", dir / "bench.txt"), 0) << read_file(dir / "bench.txt");
+  EXPECT_GT(nlohmann::json::parse(read_file(dir / "bench.txt"))["decode_tok_s"].get<double>(), 0.0);
+
+  EXPECT_NE(run("quantize --model " + (dir / "fp8").string() + " --out " + (dir / "i4").string(), dir / "again.txt"), 0);
+  EXPECT_NE(read_file(dir / "again.txt").find("exists already"), std::string::npos) << read_file(dir / "again.txt");
+  EXPECT_NE(run("quantize --model " + (dir / "fp8").string() + " --out " + (dir / "i8").string() + " --bits 8", dir / "bits.txt"), 0);
+  EXPECT_NE(read_file(dir / "bits.txt").find("--bits"), std::string::npos) << read_file(dir / "bits.txt");
+  EXPECT_FALSE(fs::exists(dir / "i8"));
+}
+
 TEST(CliModel, RunAnswersInBothPrecisions) {
   const fs::path dir = temp_dir("cli-run-precision");
   ASSERT_EQ(run("make-model --preset tiny --dtype fp8 --seed 4 --out " + (dir / "m").string(), dir / "make.txt"), 0)

@@ -211,6 +211,56 @@ TEST(GemmBf16Test, LinearInBf16ModeWithFp8WeightsAndArbitraryScales) {
   }
 }
 
+// I4 weights (what `dsv32 quantize` writes) through every path of linear(): float32 products
+// (decode rows and prefill blocks), and in the bf16 mode the I4 GEMV (a few tokens), the tile
+// and oneDNN; against Σ w·x in double with w = q * scale exactly, within float32 summation
+// error, or the bf16 rounding of x and of q * scale in the bf16 mode.
+TEST(GemmBf16Test, LinearWithI4Weights) {
+  const std::int64_t rows = 70, cols = 300;
+  std::mt19937 rng(15);
+  std::vector<std::uint8_t> packed(rows * cols / 2);
+  for (auto& byte : packed) byte = static_cast<std::uint8_t>(rng());
+  std::vector<float> scales(rows * 3);
+  for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = 0.01f + 0.003f * static_cast<float>(i % 7);
+  const Weight weight{.dtype = DType::I4, .data = packed.data(), .rows = rows, .cols = cols, .block_scales = scales.data(), .scale_cols = 3};
+  struct Mode {
+    Precision precision;
+    LargeProducts large;
+    double tolerance;  // relative to Σ |w·x|
+  };
+  const bool bf16 = bf16_products(Precision::BF16);
+  std::vector<Mode> modes = {{Precision::F32, LargeProducts::Tile, 1e-5}};
+  if (bf16) modes.insert(modes.end(), {{Precision::BF16, LargeProducts::Tile, 5e-3}, {Precision::BF16, LargeProducts::Onednn, 5e-3}});
+  for (const Mode& mode : modes) {
+    ComputeContext ctx(2);
+    ctx.set_precision(mode.precision);
+    ctx.set_large_products(mode.large);
+    for (const std::int64_t tokens : {1, 2, 5, 16, 40}) {
+      for (const Weight& view : {weight, weight.row_slice(9, 50)}) {
+        const auto x = random_floats(tokens * cols, static_cast<std::uint32_t>(16 + tokens));
+        std::vector<float> y(tokens * (view.rows + 1), -7.0f);
+        linear(ctx, view, {x.data(), tokens, cols}, {y.data(), tokens, view.rows + 1});
+        for (std::int64_t r = 0; r < view.rows; ++r) {
+          const std::int64_t row = view.first_row + r;
+          for (std::int64_t t = 0; t < tokens; ++t) {
+            double sum = 0.0, magnitude = 0.0;
+            for (std::int64_t c = 0; c < cols; ++c) {
+              const double w = i4_at(packed.data() + row * cols / 2, static_cast<std::size_t>(c)) * static_cast<double>(scales[row * 3 + c / 128]);
+              sum += w * x[t * cols + c];
+              magnitude += std::fabs(w * x[t * cols + c]);
+            }
+            ASSERT_NEAR(y[t * (view.rows + 1) + r], sum, mode.tolerance * magnitude + 1e-30)
+                << (mode.precision == Precision::F32 ? "f32" : mode.large == LargeProducts::Onednn ? "bf16 oneDNN" : "bf16") << " tokens=" << tokens
+                << " row " << row << " token " << t;
+          }
+        }
+        for (std::int64_t t = 0; t < tokens; ++t) EXPECT_EQ(y[t * (view.rows + 1) + view.rows], -7.0f) << "wrote past the rows";
+      }
+    }
+  }
+  if (!bf16) GTEST_SKIP() << "no AVX512-BF16: the float32 paths checked alone";
+}
+
 // linear_batch: jobs of every path in one region (the GEMV, the tile, oneDNN), each against
 // the double-precision product.
 TEST(GemmBf16Test, LinearBatchRunsEachJobLikeLinear) {

@@ -145,6 +145,55 @@ TEST(GemvBf16Test, RowPairsMatchSingleRowsBitwise) {
   if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 and AVX512-VBMI on this CPU: reference checked alone";
 }
 
+// I4 rows (two values a byte, a scale per 128 columns): the scalar reference against the
+// formula in double, the AVX-512 path against it bitwise (packing included), and row pairs
+// against single rows, at every shape edge (even n only).
+TEST(GemvBf16Test, I4RowsMatchTheFormulaAndScalarBitwise) {
+  const GemvBf16Kernels* fast = avx512_gemv_bf16();
+  for (const std::size_t n : {2u, 30u, 64u, 66u, 100u, 128u, 200u, 1024u}) {
+    const std::size_t row_bytes = n / 2, row_stride = 3 * row_bytes;
+    std::mt19937 rng(static_cast<std::uint32_t>(n));
+    std::vector<std::uint8_t> rows(2 * row_stride);
+    for (auto& byte : rows) byte = static_cast<std::uint8_t>(rng());
+    const auto scales0 = block_scales(n);
+    std::vector<float> scales1(scales0.rbegin(), scales0.rend());
+    for (const std::size_t tokens : {1, 2, 3, 4, 5, 7}) {
+      const auto x = random_floats(tokens * n, 9);
+      const std::size_t x_stride = gemv_e4m3_x_values(n);
+      std::vector<std::uint16_t> packed(tokens * x_stride);
+      for (std::size_t t = 0; t < tokens; ++t) scalar_gemv_bf16().pack_i4_x(x.data() + t * n, n, packed.data() + t * x_stride);
+      std::vector<float> single(tokens * 3, -7.0f);
+      scalar_gemv_bf16().i4_row(rows.data(), scales0.data(), packed.data(), x_stride, tokens, n, single.data(), 3);
+      scalar_gemv_bf16().i4_row(rows.data() + row_stride, scales1.data(), packed.data(), x_stride, tokens, n, single.data() + 1, 3);
+      for (std::size_t t = 0; t < tokens; ++t) {
+        double sum = 0.0, magnitude = 0.0;
+        for (std::size_t c = 0; c < n; ++c) {
+          const double product = i4_at(rows.data(), c) * static_cast<double>(scales0[c / 128]) * bf16_to_f32(f32_to_bf16(x[t * n + c]));
+          sum += product;
+          magnitude += std::fabs(product);
+        }
+        EXPECT_NEAR(single[t * 3], sum, 1e-5 * magnitude + 1e-30) << "reference, n=" << n << " token " << t;
+      }
+      std::vector<const GemvBf16Kernels*> paths = {&scalar_gemv_bf16()};
+      if (fast != nullptr) paths.push_back(fast);
+      for (const GemvBf16Kernels* kernels : paths) {
+        std::vector<std::uint16_t> ours_packed(tokens * x_stride);
+        for (std::size_t t = 0; t < tokens; ++t) kernels->pack_i4_x(x.data() + t * n, n, ours_packed.data() + t * x_stride);
+        EXPECT_EQ(ours_packed, packed) << kernels->name << " packing, n=" << n;
+        std::vector<float> one(tokens * 3, -7.0f), pair(tokens * 3, -7.0f);
+        kernels->i4_row(rows.data(), scales0.data(), packed.data(), x_stride, tokens, n, one.data(), 3);
+        kernels->i4_row(rows.data() + row_stride, scales1.data(), packed.data(), x_stride, tokens, n, one.data() + 1, 3);
+        kernels->i4_row_pair(rows.data(), row_stride, scales0.data(), scales1.data(), packed.data(), x_stride, tokens, n, pair.data(), 3);
+        for (std::size_t i = 0; i < one.size(); ++i) {
+          EXPECT_EQ(bits_of(one[i]), bits_of(single[i])) << kernels->name << " row, n=" << n << " tokens=" << tokens << " at " << i;
+          EXPECT_EQ(bits_of(pair[i]), bits_of(single[i])) << kernels->name << " pair, n=" << n << " tokens=" << tokens << " at " << i;
+        }
+      }
+    }
+  }
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 and AVX512-VBMI on this CPU: reference checked alone";
+}
+
 TEST(GemvBf16Test, Bf16RowsMatchScalarBitwiseAndTheFormula) {
   const GemvBf16Kernels* fast = avx512_gemv_bf16();
   for (const std::size_t n : kColumnCounts) {

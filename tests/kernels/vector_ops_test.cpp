@@ -211,6 +211,24 @@ TEST_P(VectorOpsTest, ConversionsAreExact) {
   }
 }
 
+// I4 rows: every nibble value in both positions, per-group scales, odd group tails; exact
+// (q * scale with |q| <= 8 is one rounding), so bitwise the formula.
+TEST_P(VectorOpsTest, I4RowsMatchTheFormulaBitwise) {
+  const VectorOps& ops = *GetParam();
+  for (const std::size_t n : {2u, 16u, 30u, 128u, 130u, 256u, 1000u}) {
+    std::vector<std::uint8_t> packed(n / 2);
+    for (std::size_t i = 0; i < packed.size(); ++i) packed[i] = static_cast<std::uint8_t>(i * 37 + 5);
+    std::vector<float> scales((n + 127) / 128);
+    for (std::size_t g = 0; g < scales.size(); ++g) scales[g] = 0.013f * static_cast<float>(g + 1) * (g % 2 == 0 ? 1.0f : -3.0f);
+    std::vector<float> ours(n, -7.0f);
+    ops.i4_to_f32(packed.data(), scales.data(), ours.data(), n);
+    for (std::size_t c = 0; c < n; ++c) {
+      const int q = c % 2 == 0 ? (packed[c / 2] & 0xF) - 8 : (packed[c / 2] >> 4) - 8;
+      EXPECT_EQ(ours[c], static_cast<float>(q) * scales[c / 128]) << ops.name << " n=" << n << " c=" << c;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, VectorOpsTest, ::testing::ValuesIn(available_vector_ops()),
                          [](const auto& info) { return std::string(info.param->name); });
 

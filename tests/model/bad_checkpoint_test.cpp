@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint_load_error.h"
 #include "model/checkpoint.h"
 #include "model/weights.h"
 #include "util/error.h"
@@ -50,15 +51,7 @@ class BadCheckpointTest : public ::testing::Test {
   nlohmann::json config() const { return nlohmann::json::parse(read_file(kCase / "config.json")); }
 
   // Loads the directory as the CLI does and returns the error message.
-  std::string load_error() {
-    try {
-      const Checkpoint checkpoint(dir_);
-      (void)ModelWeights::bind(checkpoint);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(loaded without error)";
-  }
+  std::string load_error() const { return test::checkpoint_load_error(dir_); }
 
   fs::path dir_;
   std::string weights_;

@@ -1,0 +1,118 @@
+#include "model/quantize.h"
+
+#include <array>
+#include <fstream>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/i4_quant.h"
+#include "model/checkpoint.h"
+#include "model/safetensors_writer.h"
+#include "model/weights.h"
+#include "util/error.h"
+
+namespace dsv32 {
+namespace {
+
+constexpr std::array<std::string_view, 10> kProjectionSuffixes = {
+    "q_a_proj.weight",  "q_b_proj.weight",  "kv_a_proj_with_mqa.weight", "kv_b_proj.weight",    "o_proj.weight",
+    "gate_proj.weight", "up_proj.weight",   "down_proj.weight",          "indexer.wq_b.weight", "indexer.wk.weight"};
+
+bool is_projection(const std::string& name) {
+  for (const std::string_view suffix : kProjectionSuffixes) {
+    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) return true;
+  }
+  return false;
+}
+
+bool quantizable(const std::string& name, const TensorInfo& info) {
+  if (info.shape.size() != 2 || info.shape[1] % 2 != 0) return false;
+  if (info.dtype == DType::F8_E4M3) return true;
+  const bool floats = info.dtype == DType::BF16 || info.dtype == DType::F16 || info.dtype == DType::F32;
+  return floats && is_projection(name);
+}
+
+std::string stem_of(const std::string& weight_name) { return weight_name.substr(0, weight_name.size() - std::string_view("weight").size()); }
+
+// Both output tensors of one quantised weight (codes, then scales) fill from the same rows; each
+// fill quantises the whole tensor again (peak memory stays one tensor, as the writer intends).
+void quantize_rows(const Weight& weight, const std::string& name, ThreadPool& pool, std::uint8_t* packed, float* scales) {
+  const auto cols = static_cast<std::size_t>(weight.cols), scale_cols = static_cast<std::size_t>((weight.cols + kI4GroupSize - 1) / kI4GroupSize);
+  std::vector<std::vector<float>> rows(pool.size(), std::vector<float>(cols));
+  pool.parallel_for(static_cast<std::size_t>(weight.rows), [&](std::size_t begin, std::size_t end, unsigned thread) {
+    std::vector<float>& row = rows[thread];
+    std::vector<std::uint8_t> codes(cols / 2);
+    std::vector<float> row_scales(scale_cols);
+    for (std::size_t r = begin; r < end; ++r) {
+      weight.row_to_f32(static_cast<std::int64_t>(r), row.data(), best_vector_ops());
+      if (!quantize_i4_row(row.data(), cols, packed != nullptr ? packed + r * cols / 2 : codes.data(),
+                           scales != nullptr ? scales + r * scale_cols : row_scales.data())) {
+        fail("{}: row {} holds a value that is not finite; cannot quantise it", name, r);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+QuantizeReport quantize_checkpoint(const std::filesystem::path& model_dir, const std::filesystem::path& out, ThreadPool& pool,
+                                   std::size_t max_shard_bytes) {
+  if (std::filesystem::exists(out)) fail("{} exists already; quantize writes a new directory", out.string());
+  const Checkpoint checkpoint(model_dir);
+  if (checkpoint.config().weight_format == WeightFormat::Int4Groups) fail("{}: already quantised to I4", model_dir.string());
+  QuantizeReport report;
+  report.dropped_mtp_tensors = checkpoint.mtp_tensor_names().size();
+  std::vector<TensorToWrite> tensors;
+  for (const auto& [name, info] : checkpoint.tensors()) {
+    report.bytes_in += info->bytes;
+    const bool is_scale_of_fp8 = name.ends_with("weight_scale_inv");
+    if (is_scale_of_fp8) continue;  // goes with its weight: quantised away, or re-bound below
+    if (!quantizable(name, *info)) {
+      tensors.push_back({name, info->dtype, info->shape, [info = info](std::span<std::uint8_t> bytes) {
+                           std::copy_n(info->data, info->bytes, bytes.data());
+                         }});
+      ++report.copied_tensors;
+      const std::string scale_name = stem_of(name) + "weight_scale_inv";
+      if (info->dtype != DType::F8_E4M3 || !checkpoint.tensors().contains(scale_name)) continue;  // an FP8 tensor kept as it is
+      const TensorInfo* scale = checkpoint.tensors().at(scale_name);
+      tensors.push_back({scale_name, scale->dtype, scale->shape, [scale](std::span<std::uint8_t> bytes) {
+                           std::copy_n(scale->data, scale->bytes, bytes.data());
+                         }});
+      continue;
+    }
+    const std::int64_t rows = info->shape[0], cols = info->shape[1];
+    const Weight weight = checkpoint.matrix(name, rows, cols);
+    ++report.quantized_tensors;
+    tensors.push_back({name, DType::U8, {rows, cols / 2}, [weight, name = name, &pool](std::span<std::uint8_t> bytes) {
+                         quantize_rows(weight, name, pool, bytes.data(), nullptr);
+                       }});
+    tensors.push_back({name + "_scale", DType::F32, {rows, (cols + kI4GroupSize - 1) / kI4GroupSize},
+                       [weight, name = name, &pool](std::span<std::uint8_t> bytes) {
+                         quantize_rows(weight, name, pool, nullptr, reinterpret_cast<float*>(bytes.data()));
+                       }});
+  }
+  for (const TensorToWrite& tensor : tensors) report.bytes_out += tensor.bytes();
+
+  const std::filesystem::path staging = out.string() + ".partial";
+  std::filesystem::remove_all(staging);
+  std::filesystem::create_directories(staging);
+  write_sharded_safetensors(staging, tensors, max_shard_bytes);
+  std::ifstream config_in(model_dir / "config.json");
+  nlohmann::json config = nlohmann::json::parse(config_in);
+  config["quantization_config"] = {{"quant_method", kInt4QuantMethod}, {"bits", 4}, {"group_size", kI4GroupSize}};
+  std::ofstream(staging / "config.json") << config.dump(2) << "\n";
+  for (const auto& entry : std::filesystem::directory_iterator(model_dir)) {  // tokenizer and other side files
+    const std::string file = entry.path().filename().string();
+    if (!entry.is_regular_file() || file == "config.json" || file.ends_with(".safetensors") || file == "model.safetensors.index.json") continue;
+    std::filesystem::copy_file(entry.path(), staging / file);
+  }
+  {  // read back the way every user does: config, shards, every weight's shape and dtype
+    const Checkpoint written(staging);
+    (void)ModelWeights::bind(written);
+  }
+  std::filesystem::rename(staging, out);
+  return report;
+}
+
+}  // namespace dsv32
