@@ -72,6 +72,27 @@ void decode_e4m3_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, s
   state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The I4 GEMV, two rows per call, 4096 x 1024 (2 MB of codes and 128 KB of scales): the
+// conversion's cost next to e4m3's (weight_bytes/s counts the codes).
+void decode_i4_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, std::size_t tokens) {
+  constexpr std::size_t kRows = 4096, kCols = 1024;
+  const auto codes = random_codes(kRows * kCols / 2, 1);
+  const std::vector<float> scales(kRows * kCols / 128, 0.01f);
+  const std::vector<float> x(kCols, 0.5f);
+  const std::size_t x_stride = gemv_e4m3_x_values(kCols);
+  AlignedVector<std::uint16_t> packed(tokens * x_stride);
+  for (std::size_t t = 0; t < tokens; ++t) kernels->pack_i4_x(x.data(), kCols, packed.data() + t * x_stride);
+  std::vector<float> out(2 * tokens);
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < kRows; r += 2) {
+      kernels->i4_row_pair(codes.data() + r * kCols / 2, kCols / 2, scales.data() + r * 8, scales.data() + (r + 1) * 8, packed.data(),
+                           x_stride, tokens, kCols, out.data(), 2);
+      benchmark::DoNotOptimize(out.data());
+    }
+  }
+  state.counters["weights/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // The same GEMV on stored bf16 rows (4096 x 1024, 8 MB: L3): no conversion.
 void decode_bf16_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, std::size_t tokens) {
   constexpr std::size_t kRows = 4096, kCols = 1024;
@@ -227,6 +248,7 @@ void register_all() {
     for (const std::size_t tokens : {1, 2, 3, 4, 5, 6, 8}) {
       benchmark::RegisterBenchmark(("DecodeGemvE4m3Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_e4m3_bf16, fast, tokens);
       benchmark::RegisterBenchmark(("DecodeGemvBf16Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_bf16_bf16, fast, tokens);
+      benchmark::RegisterBenchmark(("DecodeGemvI4Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_i4_bf16, fast, tokens);
     }
   }
   for (const Precision precision : {Precision::F32, Precision::BF16}) {
