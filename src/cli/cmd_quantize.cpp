@@ -12,16 +12,18 @@ void add_quantize_command(CLI::App& app) {
     std::string model;
     std::string out;
     int bits = 4;
+    bool lm_head = false;
     unsigned threads = 0;
   };
   auto options = std::make_shared<Options>();
   cmd->add_option("--model", options->model, "source checkpoint directory (FP8 or BF16)")->required();
   cmd->add_option("--out", options->out, "new directory to write")->required();
   cmd->add_option("--bits", options->bits, "bits per weight (4: I4, a float32 scale per row and 128 columns)")->check(CLI::IsMember({4}));
+  cmd->add_flag("--lm-head", options->lm_head, "quantise lm_head too (read whole for every token; kept in BF16 by default)");
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
   cmd->callback([options] {
     ThreadPool pool(options->threads);
-    const QuantizeReport report = quantize_checkpoint(options->model, options->out, pool);
+    const QuantizeReport report = quantize_checkpoint(options->model, options->out, pool, QuantizeOptions{.lm_head = options->lm_head});
     spdlog::info("wrote {}: {} tensors quantised to I4, {} copied, {} MTP tensors left out (unused); {:.2f} GB -> {:.2f} GB", options->out,
                  report.quantized_tensors, report.copied_tensors, report.dropped_mtp_tensors, static_cast<double>(report.bytes_in) / 1e9,
                  static_cast<double>(report.bytes_out) / 1e9);

@@ -26,11 +26,11 @@ bool is_projection(const std::string& name) {
   return false;
 }
 
-bool quantizable(const std::string& name, const TensorInfo& info) {
+bool quantizable(const std::string& name, const TensorInfo& info, const QuantizeOptions& options) {
   if (info.shape.size() != 2 || info.shape[1] % 2 != 0) return false;
   if (info.dtype == DType::F8_E4M3) return true;
   const bool floats = info.dtype == DType::BF16 || info.dtype == DType::F16 || info.dtype == DType::F32;
-  return floats && is_projection(name);
+  return floats && (is_projection(name) || (options.lm_head && name == "lm_head.weight"));
 }
 
 std::string stem_of(const std::string& weight_name) { return weight_name.substr(0, weight_name.size() - std::string_view("weight").size()); }
@@ -57,7 +57,7 @@ void quantize_rows(const Weight& weight, const std::string& name, ThreadPool& po
 }  // namespace
 
 QuantizeReport quantize_checkpoint(const std::filesystem::path& model_dir, const std::filesystem::path& out, ThreadPool& pool,
-                                   std::size_t max_shard_bytes) {
+                                   const QuantizeOptions& options) {
   if (std::filesystem::exists(out)) fail("{} exists already; quantize writes a new directory", out.string());
   const Checkpoint checkpoint(model_dir);
   if (checkpoint.config().weight_format == WeightFormat::Int4Groups) fail("{}: already quantised to I4", model_dir.string());
@@ -68,7 +68,7 @@ QuantizeReport quantize_checkpoint(const std::filesystem::path& model_dir, const
     report.bytes_in += info->bytes;
     const bool is_scale_of_fp8 = name.ends_with("weight_scale_inv");
     if (is_scale_of_fp8) continue;  // goes with its weight: quantised away, or re-bound below
-    if (!quantizable(name, *info)) {
+    if (!quantizable(name, *info, options)) {
       tensors.push_back({name, info->dtype, info->shape, [info = info](std::span<std::uint8_t> bytes) {
                            std::copy_n(info->data, info->bytes, bytes.data());
                          }});
@@ -97,7 +97,7 @@ QuantizeReport quantize_checkpoint(const std::filesystem::path& model_dir, const
   const std::filesystem::path staging = out.string() + ".partial";
   std::filesystem::remove_all(staging);
   std::filesystem::create_directories(staging);
-  write_sharded_safetensors(staging, tensors, max_shard_bytes);
+  write_sharded_safetensors(staging, tensors, options.max_shard_bytes);
   std::ifstream config_in(model_dir / "config.json");
   nlohmann::json config = nlohmann::json::parse(config_in);
   config["quantization_config"] = {{"quant_method", kInt4QuantMethod}, {"bits", 4}, {"group_size", kI4GroupSize}};

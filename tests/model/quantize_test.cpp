@@ -193,6 +193,24 @@ TEST_F(QuantizedCheckpointTest, LoadsWithI4Projections) {
   EXPECT_EQ(checkpoint.config().weight_format, WeightFormat::Int4Groups);
 }
 
+// --lm-head: the head in I4 too, and the model still runs exactly its (dequantised) weights.
+TEST_F(QuantizedCheckpointTest, LmHeadOptionQuantisesTheHeadToo) {
+  const fs::path with_head = dir_.string() + "-head", dequantised = dir_.string() + "-head-f32";
+  fs::remove_all(with_head);
+  fs::remove_all(dequantised);
+  ThreadPool pool(2);
+  quantize_checkpoint(kRefdata / "dense-short", with_head, pool, QuantizeOptions{.lm_head = true});
+  EXPECT_EQ(ModelWeights::bind(Checkpoint(with_head)).lm_head.dtype, DType::I4);
+  EXPECT_NE(ModelWeights::bind(Checkpoint(dir_)).lm_head.dtype, DType::I4);
+  write_dequantised(with_head, dequantised);
+  const std::vector<std::int32_t> ids = {5, 17, 42, 7, 99, 3};
+  const std::int64_t vocab = Checkpoint(with_head).config().vocab_size;
+  const auto same_weights = compare(run_logits(with_head, ids, Precision::F32), run_logits(dequantised, ids, Precision::F32).data(), vocab);
+  EXPECT_LT(same_weights.rms_rel, 1e-5);
+  fs::remove_all(with_head);
+  fs::remove_all(dequantised);
+}
+
 TEST_F(QuantizedCheckpointTest, MissingScalesAreNamed) {
   edit_header([](nlohmann::json& header) { header.erase("model.layers.0.self_attn.q_b_proj.weight_scale"); });
   EXPECT_NE(load_error().find("model.layers.0.self_attn.q_b_proj.weight_scale is missing"), std::string::npos) << load_error();
