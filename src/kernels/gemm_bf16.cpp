@@ -45,10 +45,16 @@ void e4m3_row_scalar(const std::uint8_t* src, const float* scales, std::uint16_t
   for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(e4m3_to_f32(src[i]) * scales[i / kE4m3ScaleBlock]);
 }
 
+void i4_row_scalar(const std::uint8_t* packed, const float* scales, std::uint16_t* dst, std::size_t n) {
+  for (std::size_t c = 0; c < n; ++c) {
+    dst[c] = f32_to_bf16_flushing_subnormals(static_cast<float>(i4_at(packed, c)) * scales[c / kE4m3ScaleBlock]);
+  }
+}
+
 }  // namespace
 
 const GemmBf16Kernels& scalar_gemm_bf16() {
-  static const GemmBf16Kernels kernels{"scalar", tile_scalar, tile_half_scalar, round_scalar, e4m3_scalar, e4m3_row_scalar};
+  static const GemmBf16Kernels kernels{"scalar", tile_scalar, tile_half_scalar, round_scalar, e4m3_scalar, e4m3_row_scalar, i4_row_scalar};
   return kernels;
 }
 
@@ -78,6 +84,9 @@ void weight_row_to_bf16(const GemmBf16Kernels& kernels, const VectorOps& ops, co
                            static_cast<std::size_t>(end - c));
       c = end;
     }
+  } else if (weight.dtype == DType::I4 && col % kI4GroupSize == 0 && count % 2 == 0) {
+    kernels.i4_row_to_bf16(weight.data + static_cast<std::size_t>(row) * weight.row_bytes() + col / 2, weight.scales_of_row(row) + col / kI4GroupSize,
+                           out, static_cast<std::size_t>(count));
   } else {
     weight.row_to_f32(r, row_f32, ops);
     kernels.round_to_bf16(row_f32 + col, out, static_cast<std::size_t>(count));

@@ -43,6 +43,9 @@ struct GemmBf16Kernels {
   // The same for a row of n codes with one scale per kE4m3ScaleBlock (FP8 weight rows, cached
   // latents): code i takes scales[i / kE4m3ScaleBlock].
   void (*e4m3_row_to_bf16)(const std::uint8_t* src, const float* scales, std::uint16_t* dst, std::size_t n);
+  // A row of n (even) I4 values (kernels/weight.h) as bf16(q * scales[c / 128]), rounded as
+  // round_to_bf16 rounds the float32 product.
+  void (*i4_row_to_bf16)(const std::uint8_t* packed, const float* scales, std::uint16_t* dst, std::size_t n);
 };
 
 const GemmBf16Kernels& scalar_gemm_bf16();

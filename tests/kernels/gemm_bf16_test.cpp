@@ -13,6 +13,7 @@
 #include "kernels/gemm_bf16.h"
 #include "kernels/linear.h"
 #include "kernels/number_formats.h"
+#include "kernels/vector_ops.h"
 #include "random_values.h"
 
 namespace dsv32 {
@@ -113,6 +114,25 @@ TEST(GemmBf16Test, RowConversionMatchesBlockConversionBitwise) {
       } else {
         EXPECT_EQ(row[i], blocks[i]) << kernels->name << " index " << i << " code " << int(codes[i]);
       }
+    }
+  }
+}
+
+// I4 rows to bf16: bitwise round_to_bf16 of the float32 dequantised row, on both paths, with
+// scales that make products round, and tiny scales whose products are float32 subnormals.
+TEST(GemmBf16Test, I4RowConversionRoundsTheDequantisedRow) {
+  for (const GemmBf16Kernels* kernels : {&scalar_gemm_bf16(), avx512_gemm_bf16()}) {
+    if (kernels == nullptr) continue;
+    for (const std::size_t n : {2u, 30u, 128u, 302u}) {
+      std::vector<std::uint8_t> packed(n / 2);
+      for (std::size_t i = 0; i < packed.size(); ++i) packed[i] = static_cast<std::uint8_t>(i * 53 + 9);
+      const std::vector<float> scales = {0.3f, 1e-39f, 1.7f};
+      std::vector<float> row(n);
+      scalar_vector_ops().i4_to_f32(packed.data(), scales.data(), row.data(), n);
+      std::vector<std::uint16_t> ours(n), reference(n);
+      kernels->i4_row_to_bf16(packed.data(), scales.data(), ours.data(), n);
+      scalar_gemm_bf16().round_to_bf16(row.data(), reference.data(), n);
+      EXPECT_EQ(ours, reference) << kernels->name << " n=" << n;
     }
   }
 }
