@@ -10,6 +10,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/e4m3_tables_avx512.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/i4_avx512.h"
 #include "kernels/number_formats.h"
 
 namespace dsv32 {
@@ -201,16 +202,11 @@ void e4m3_row_to_bf16_tables(const std::uint8_t* src, const float* scales, std::
 // 32 I4 values at a time: nibbles back into column order, q * scale in float32 (exact but for
 // the one rounding), then rounded to bf16 as round_to_bf16 does.
 void i4_row_to_bf16(const std::uint8_t* packed, const float* scales, std::uint16_t* dst, std::size_t n) {
-  const __m128i low_nibbles = _mm_set1_epi8(0x0F);
-  const __m512i eight = _mm512_set1_epi32(8);
   std::size_t c = 0;
   for (; c + 32 <= n; c += 32) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + c / 2));
-    const __m128i low = _mm_and_si128(bytes, low_nibbles), high = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles);
+    const I4x32 q = i4x32_to_f32(packed + c / 2);
     const __m512 scale = _mm512_set1_ps(scales[c / kE4m3ScaleBlock]);
-    const __m512 first = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(low, high)), eight)), scale);
-    const __m512 second = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(low, high)), eight)), scale);
-    _mm512_storeu_si512(dst + c, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(second, first)));
+    _mm512_storeu_si512(dst + c, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_mul_ps(q.second, scale), _mm512_mul_ps(q.first, scale))));
   }
   for (; c < n; ++c) dst[c] = f32_to_bf16_flushing_subnormals(static_cast<float>(i4_at(packed, c)) * scales[c / kE4m3ScaleBlock]);
 }

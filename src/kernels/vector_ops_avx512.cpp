@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/i4_avx512.h"
 #include "kernels/number_formats.h"
 #include "kernels/vector_ops.h"
 
@@ -163,17 +164,12 @@ void e4m3_row(const std::uint8_t* src, float scale, float* dst, std::size_t n) {
 
 // 32 I4 values at a time (see the AVX2 file).
 void i4_row(const std::uint8_t* packed, const float* scales, float* dst, std::size_t n) {
-  const __m128i low_nibbles = _mm_set1_epi8(0x0F);
-  const __m512i eight = _mm512_set1_epi32(8);
   std::size_t c = 0;
   for (; c + 32 <= n; c += 32) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + c / 2));
-    const __m128i low = _mm_and_si128(bytes, low_nibbles), high = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles);
+    const I4x32 q = i4x32_to_f32(packed + c / 2);
     const __m512 scale = _mm512_set1_ps(scales[c / 128]);
-    const __m512i first = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(low, high)), eight);
-    const __m512i second = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(low, high)), eight);
-    _mm512_storeu_ps(dst + c, _mm512_mul_ps(_mm512_cvtepi32_ps(first), scale));
-    _mm512_storeu_ps(dst + c + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(second), scale));
+    _mm512_storeu_ps(dst + c, _mm512_mul_ps(q.first, scale));
+    _mm512_storeu_ps(dst + c + 16, _mm512_mul_ps(q.second, scale));
   }
   for (; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / 128];
 }
