@@ -7,6 +7,7 @@
 #include <cstdint>
 
 namespace dsv32 {
+namespace {  // internal to each including file: they are compiled for different AVX-512 subsets
 
 struct I4x32 {
   __m512 first, second;  // columns 0..15 and 16..31
@@ -21,4 +22,5 @@ inline I4x32 i4x32_to_f32(const std::uint8_t* packed) {
           _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(low, high)), eight))};
 }
 
+}  // namespace
 }  // namespace dsv32

@@ -136,10 +136,6 @@ TilePrefetch next_weights(const Weight& weight, bool in_place, std::int64_t r0, 
   return {stored_row(r0 + n) + offset, static_cast<std::size_t>((std::min(share, bytes - offset) + 63) / 64)};
 }
 
-// The bf16 mode's batched product (kernels/gemm_bf16.h) for weight rows [row_begin, row_end):
-// the activations are already packed; the weight rows are used in place when stored as bf16,
-// otherwise a block of them is dequantised and rounded, then applied to every token block.
-// row_f32 holds cols floats, scratch kMaxBlockRows rows of cols bf16 values.
 // Copies a tile's results into y (rows [r, r + rows) for tokens [t0, t0 + tokens)).
 void store_tile(const float* tile, MatrixRef y, std::int64_t t0, std::int64_t tokens, std::int64_t r, std::int64_t rows) {
   for (std::int64_t t = 0; t < tokens; ++t) {
@@ -174,6 +170,10 @@ void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps&
   }
 }
 
+// The bf16 mode's batched product (kernels/gemm_bf16.h) for weight rows [row_begin, row_end):
+// the activations are already packed; the weight rows are used in place when stored as bf16,
+// otherwise a block of them is dequantised and rounded, then applied to every token block.
+// row_f32 holds cols floats, scratch kMaxBlockRows rows of cols bf16 values.
 void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch, const Weight& weight,
                const std::uint16_t* packed, std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
   if (tokens <= kGemmTileTokens && weight.dtype != DType::BF16) {

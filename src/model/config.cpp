@@ -80,10 +80,15 @@ WeightFormat read_weight_format(const ConfigReader& reader) {
   const auto& json = reader.json();
   if (!json.contains("quantization_config") || json["quantization_config"].is_null()) return WeightFormat::Native;
   const auto& quant = json["quantization_config"];
+  if (!quant.is_object()) fail("{}: quantization_config must be an object", reader.source());
+  if (quant.contains("quant_method") && !quant["quant_method"].is_string()) fail("{}: quantization_config quant_method must be a string", reader.source());
   const std::string method = quant.value("quant_method", std::string{});
   if (method == kInt4QuantMethod) {
-    const auto group = quant.value("group_size", std::int64_t{0});
-    const auto bits = quant.value("bits", std::int64_t{0});
+    const auto integer = [&](const char* key) {
+      if (!quant.contains(key) || !quant[key].is_number_integer()) fail("{}: quantization_config {} needs an integer {}", reader.source(), method, key);
+      return quant[key].get<std::int64_t>();
+    };
+    const std::int64_t bits = integer("bits"), group = integer("group_size");
     if (bits != 4 || group != kI4GroupSize) {
       fail("{}: quantization_config {}: bits {} and group_size {} are not supported (only 4 and {})", reader.source(), method, bits, group,
            kI4GroupSize);

@@ -1,6 +1,10 @@
 #include "model/quantize.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <fstream>
 #include <string_view>
 
@@ -40,25 +44,63 @@ std::string stem_of(const std::string& weight_name) { return weight_name.substr(
 void quantize_rows(const Weight& weight, const std::string& name, ThreadPool& pool, std::uint8_t* packed, float* scales) {
   const auto cols = static_cast<std::size_t>(weight.cols), scale_cols = static_cast<std::size_t>((weight.cols + kI4GroupSize - 1) / kI4GroupSize);
   std::vector<std::vector<float>> rows(pool.size(), std::vector<float>(cols));
+  // The pool's bodies must not throw: a bad row is noted, the rest skipped, the error raised after.
+  std::atomic<std::int64_t> bad_row{-1};
   pool.parallel_for(static_cast<std::size_t>(weight.rows), [&](std::size_t begin, std::size_t end, unsigned thread) {
     std::vector<float>& row = rows[thread];
     std::vector<std::uint8_t> codes(cols / 2);
     std::vector<float> row_scales(scale_cols);
-    for (std::size_t r = begin; r < end; ++r) {
+    for (std::size_t r = begin; r < end && bad_row.load(std::memory_order_relaxed) < 0; ++r) {
       weight.row_to_f32(static_cast<std::int64_t>(r), row.data(), best_vector_ops());
       if (!quantize_i4_row(row.data(), cols, packed != nullptr ? packed + r * cols / 2 : codes.data(),
                            scales != nullptr ? scales + r * scale_cols : row_scales.data())) {
-        fail("{}: row {} holds a value that is not finite; cannot quantise it", name, r);
+        std::int64_t none = -1;
+        bad_row.compare_exchange_strong(none, static_cast<std::int64_t>(r));
       }
     }
   });
+  if (bad_row >= 0) fail("{}: row {} holds a value that is not finite; cannot quantise it", name, bad_row.load());
+}
+
+// The output directory as given, without a trailing separator ("out/" names "out").
+std::filesystem::path directory_name(const std::filesystem::path& out) {
+  std::filesystem::path normal = out.lexically_normal();
+  if (normal.filename().empty()) normal = normal.parent_path();
+  if (normal.empty() || normal == "." || normal == "..") fail("--out {}: name a new directory", out.string());
+  return normal;
+}
+
+// Writes the checkpoint into `staging`: shards, config.json with the I4 quantization_config, and
+// the source's side files; then reads it back the way every user does.
+void write_quantized(const std::filesystem::path& model_dir, const std::filesystem::path& staging, const std::vector<TensorToWrite>& tensors,
+                     std::size_t max_shard_bytes) {
+  std::filesystem::create_directories(staging);
+  write_sharded_safetensors(staging, tensors, max_shard_bytes);
+  std::ifstream config_in(model_dir / "config.json");
+  nlohmann::json config = nlohmann::json::parse(config_in);
+  config["quantization_config"] = {{"quant_method", kInt4QuantMethod}, {"bits", 4}, {"group_size", kI4GroupSize}};
+  std::ofstream config_out(staging / "config.json");
+  config_out << config.dump(2) << "\n";
+  config_out.close();
+  if (!config_out) fail("{}: cannot write", (staging / "config.json").string());
+  for (const auto& entry : std::filesystem::directory_iterator(model_dir)) {  // tokenizer and other side files
+    const std::string file = entry.path().filename().string();
+    if (!entry.is_regular_file() || file == "config.json" || file.ends_with(".safetensors") || file == "model.safetensors.index.json") continue;
+    std::filesystem::copy_file(entry.path(), staging / file);
+  }
+  const Checkpoint written(staging);  // config, shards, every weight's shape and dtype
+  (void)ModelWeights::bind(written);
 }
 
 }  // namespace
 
 QuantizeReport quantize_checkpoint(const std::filesystem::path& model_dir, const std::filesystem::path& out, ThreadPool& pool,
                                    const QuantizeOptions& options) {
-  if (std::filesystem::exists(out)) fail("{} exists already; quantize writes a new directory", out.string());
+  const std::filesystem::path target = directory_name(out);
+  std::error_code status_error;
+  const bool exists = std::filesystem::exists(target, status_error);
+  if (status_error) fail("{}: cannot check it: {}", target.string(), status_error.message());
+  if (exists) fail("{} exists already; quantize writes a new directory", target.string());
   const Checkpoint checkpoint(model_dir);
   if (checkpoint.config().weight_format == WeightFormat::Int4Groups) fail("{}: already quantised to I4", model_dir.string());
   QuantizeReport report;
@@ -93,25 +135,25 @@ QuantizeReport quantize_checkpoint(const std::filesystem::path& model_dir, const
                        }});
   }
   for (const TensorToWrite& tensor : tensors) report.bytes_out += tensor.bytes();
+  // Wider elements first, as the safetensors library orders them: each tensor then starts on a
+  // multiple of its element size (the U8 codes of an odd-sized row count would misalign a float
+  // tensor placed after them).
+  std::stable_sort(tensors.begin(), tensors.end(),
+                   [](const TensorToWrite& a, const TensorToWrite& b) { return dtype_bytes(a.dtype) > dtype_bytes(b.dtype); });
 
-  const std::filesystem::path staging = out.string() + ".partial";
-  std::filesystem::remove_all(staging);
-  std::filesystem::create_directories(staging);
-  write_sharded_safetensors(staging, tensors, options.max_shard_bytes);
-  std::ifstream config_in(model_dir / "config.json");
-  nlohmann::json config = nlohmann::json::parse(config_in);
-  config["quantization_config"] = {{"quant_method", kInt4QuantMethod}, {"bits", 4}, {"group_size", kI4GroupSize}};
-  std::ofstream(staging / "config.json") << config.dump(2) << "\n";
-  for (const auto& entry : std::filesystem::directory_iterator(model_dir)) {  // tokenizer and other side files
-    const std::string file = entry.path().filename().string();
-    if (!entry.is_regular_file() || file == "config.json" || file.ends_with(".safetensors") || file == "model.safetensors.index.json") continue;
-    std::filesystem::copy_file(entry.path(), staging / file);
+  const std::filesystem::path staging = target.string() + ".partial-" + std::to_string(::getpid());
+  try {
+    write_quantized(model_dir, staging, tensors, options.max_shard_bytes);
+    std::filesystem::rename(staging, target);
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::error_code ignored;
+    std::filesystem::remove_all(staging, ignored);
+    fail("quantize: {}", e.what());
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove_all(staging, ignored);
+    throw;
   }
-  {  // read back the way every user does: config, shards, every weight's shape and dtype
-    const Checkpoint written(staging);
-    (void)ModelWeights::bind(written);
-  }
-  std::filesystem::rename(staging, out);
   return report;
 }
 

@@ -130,8 +130,6 @@ TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
 namespace dsv32 {
 namespace {
 
-// --precision reaches the engine: both modes answer a prompt on a fresh tiny model, an unknown
-// mode is refused by name.
 // quantize: an FP8 checkpoint (with its tokenizer) to I4, which then runs (run and bench);
 // bad arguments are refused with a message.
 TEST(CliModel, QuantizeWritesAnI4CheckpointThatRuns) {
@@ -155,6 +153,8 @@ TEST(CliModel, QuantizeWritesAnI4CheckpointThatRuns) {
   EXPECT_FALSE(fs::exists(dir / "i8"));
 }
 
+// --precision reaches the engine: both modes answer a prompt on a fresh tiny model, an unknown
+// mode is refused by name.
 TEST(CliModel, RunAnswersInBothPrecisions) {
   const fs::path dir = temp_dir("cli-run-precision");
   ASSERT_EQ(run("make-model --preset tiny --dtype fp8 --seed 4 --out " + (dir / "m").string(), dir / "make.txt"), 0)

@@ -256,7 +256,7 @@ TEST(GemmBf16Test, LinearWithI4Weights) {
     ctx.set_precision(mode.precision);
     ctx.set_large_products(mode.large);
     for (const std::int64_t tokens : {1, 2, 5, 16, 40}) {
-      for (const Weight& view : {weight, weight.row_slice(9, 50)}) {
+      for (const Weight& view : {weight, weight.row_slice(9, 50), weight.row_slice(9, 49)}) {  // (odd: the GEMV's single last row)
         const auto x = random_floats(tokens * cols, static_cast<std::uint32_t>(16 + tokens));
         std::vector<float> y(tokens * (view.rows + 1), -7.0f);
         linear(ctx, view, {x.data(), tokens, cols}, {y.data(), tokens, view.rows + 1});

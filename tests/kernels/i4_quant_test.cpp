@@ -68,7 +68,34 @@ TEST(I4QuantTest, ZeroGroupsGetZeroScaleAndZeroCodes) {
   ASSERT_TRUE(quantize_i4_row(values.data(), values.size(), packed.data(), scales.data()));
   EXPECT_EQ(scales[0], 0.0f);
   for (std::size_t c = 0; c < 128; ++c) EXPECT_EQ(i4_at(packed.data(), c), 0) << c;
-  EXPECT_EQ(static_cast<float>(i4_at(packed.data(), 200)) * scales[1], -1.0f);  // -8 * (1 / 8): the range's negative end is used
+  // A lone value: within half a step of its code, and the rest of its group stays exact zeros.
+  EXPECT_NEAR(static_cast<float>(i4_at(packed.data(), 200)) * scales[1], -1.0f, 0.5f * scales[1]);
+  for (std::size_t c = 128; c < 256; ++c) {
+    if (c != 200) {
+      EXPECT_EQ(i4_at(packed.data(), c), 0) << c;
+    }
+  }
+}
+
+// Extreme magnitudes: huge weights (whose squares overflow float) and weights so small that
+// 1 / scale would overflow still get a scale and codes within half a step.
+TEST(I4QuantTest, ExtremeMagnitudesKeepTheirGroups) {
+  for (const float magnitude : {1e30f, 3e38f, 1e-38f, 1e-44f}) {
+    std::vector<float> values(128);
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = magnitude * ((static_cast<float>(i % 17) - 8.0f) / 8.0f);
+    std::vector<std::uint8_t> packed(64);
+    std::vector<float> scales(1);
+    ASSERT_TRUE(quantize_i4_row(values.data(), values.size(), packed.data(), scales.data())) << magnitude;
+    ASSERT_TRUE(std::isfinite(scales[0])) << magnitude;
+    ASSERT_GT(scales[0], 0.0f) << magnitude;
+    for (std::size_t c = 0; c < values.size(); ++c) {
+      const double step = scales[0], q = i4_at(packed.data(), c);
+      const bool clipped = (q == 7 && values[c] > 7 * step) || (q == -8 && values[c] < -8 * step);
+      if (!clipped) {
+        EXPECT_LE(std::fabs(values[c] - q * step), 0.5 * step * (1 + 1e-6)) << magnitude << " c=" << c;
+      }
+    }
+  }
 }
 
 TEST(I4QuantTest, RefusesValuesThatAreNotFinite) {

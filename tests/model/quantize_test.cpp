@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint_load_error.h"
+#include "kernels/linear.h"
+#include "kernels/norm.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
 #include "model/quantize.h"
@@ -102,6 +104,62 @@ void write_dequantised(const fs::path& quantized, const fs::path& out) {
   std::ofstream(out / "config.json") << config.dump(2);
 }
 
+double rms_rel(const float* ours, const float* reference, std::size_t n) {
+  double diff = 0.0, norm = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    diff += (static_cast<double>(ours[i]) - reference[i]) * (static_cast<double>(ours[i]) - reference[i]);
+    norm += static_cast<double>(reference[i]) * reference[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30));
+}
+
+struct LayerErrors {
+  double attention = 0.0, feed_forward = 0.0;
+};
+
+// Worst per-layer relative rms of the bf16 mode (rows one at a time) against float32 (all rows),
+// each layer of both fed the float32 run's hidden state.
+LayerErrors bf16_layer_errors(const fs::path& dir, const std::vector<std::int32_t>& ids) {
+  const Checkpoint checkpoint(dir);
+  ComputeContext f32_ctx(2), bf16_ctx(2);
+  bf16_ctx.set_precision(Precision::BF16);
+  Model f32_model(checkpoint, f32_ctx), bf16_model(checkpoint, bf16_ctx);
+  const ModelConfig& c = f32_model.config();
+  const std::int64_t D = c.hidden_size, S = static_cast<std::int64_t>(ids.size());
+  KvPool f32_pool(f32_model.kv_layout(16), (S + 15) / 16), bf16_pool(bf16_model.kv_layout(16), (S + 15) / 16);
+  SequenceCache f32_cache(f32_pool), bf16_cache(bf16_pool);
+  f32_cache.reserve(S);
+  bf16_cache.reserve(S);
+  std::vector<TokenRow> f32_rows, bf16_rows;
+  for (std::int64_t p = 0; p < S; ++p) {
+    f32_rows.push_back({&f32_cache, p});
+    bf16_rows.push_back({&bf16_cache, p});
+  }
+  const auto n = static_cast<std::size_t>(S * D);
+  std::vector<float> h(n), normed(n), attn(n), attn_bf16(n), mid(n), ffn(n), ffn_bf16(n), norm_weights(static_cast<std::size_t>(D));
+  for (std::int64_t t = 0; t < S; ++t) f32_model.weights().embed_tokens.row_to_f32(ids[static_cast<std::size_t>(t)], h.data() + t * D, scalar_vector_ops());
+  LayerErrors worst;
+  for (std::int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
+    const LayerWeights& w = f32_model.weights().layers[static_cast<std::size_t>(layer)];
+    w.input_layernorm.row_to_f32(0, norm_weights.data(), scalar_vector_ops());
+    for (std::int64_t t = 0; t < S; ++t) rms_norm(h.data() + t * D, norm_weights.data(), D, 1e-6f, normed.data() + t * D);
+    f32_model.attention(layer, f32_rows, normed.data(), attn.data(), nullptr);
+    for (std::int64_t t = 0; t < S; ++t) {
+      bf16_model.attention(layer, std::span(bf16_rows).subspan(static_cast<std::size_t>(t), 1), normed.data() + t * D, attn_bf16.data() + t * D,
+                           nullptr);
+    }
+    for (std::size_t i = 0; i < n; ++i) mid[i] = h[i] + attn[i];
+    w.post_attention_layernorm.row_to_f32(0, norm_weights.data(), scalar_vector_ops());
+    for (std::int64_t t = 0; t < S; ++t) rms_norm(mid.data() + t * D, norm_weights.data(), D, 1e-6f, normed.data() + t * D);
+    f32_model.feed_forward(layer, S, normed.data(), ffn.data(), nullptr);
+    for (std::int64_t t = 0; t < S; ++t) bf16_model.feed_forward(layer, 1, normed.data() + t * D, ffn_bf16.data() + t * D, nullptr);
+    worst.attention = std::max(worst.attention, rms_rel(attn_bf16.data(), attn.data(), n));
+    worst.feed_forward = std::max(worst.feed_forward, rms_rel(ffn_bf16.data(), ffn.data(), n));
+    for (std::size_t i = 0; i < n; ++i) h[i] = mid[i] + ffn[i];
+  }
+  return worst;
+}
+
 class QuantizeRefdataTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(QuantizeRefdataTest, I4ModelRunsItsWeightsAndItsErrorIsMeasured) {
@@ -139,12 +197,16 @@ TEST_P(QuantizeRefdataTest, I4ModelRunsItsWeightsAndItsErrorIsMeasured) {
   ::testing::Test::RecordProperty("i4_argmax_agree", std::to_string(i4.argmax_agree));
   EXPECT_LT(i4.rms_rel, 0.8);  // measured 0.24-0.61; unrelated logits give about 1.4
 
-  // The bf16 mode's decode (the I4 GEMV) of the last positions against the I4 float32 prefill.
+  // The bf16 mode on the I4 weights, layer by layer against float32 on the same inputs, rows fed
+  // one at a time as decode does (the I4 GEMV). Whole-model logits of these random models are
+  // chaotic under rounding (the same comparison moved between 0.02 and 0.54 when the
+  // quantiser's rounding changed), so the check is per layer, as precision_test's.
   if (bf16_products(Precision::BF16)) {
-    const auto S = static_cast<std::int64_t>(ids.size()), from = S - 4;
-    const auto agreement = compare(run_logits(out, ids, Precision::BF16, from), i4_prefill.data() + from * vocab, vocab);
-    std::printf("%s: I4 bf16 decode vs I4 f32 prefill: rms_rel %.4f argmax %.3f\n", GetParam().c_str(), agreement.rms_rel, agreement.argmax_agree);
-    EXPECT_LT(agreement.rms_rel, 0.3);  // measured 0.008-0.21; the same comparison on the unquantised models: 0.008-0.24
+    const LayerErrors errors = bf16_layer_errors(out, ids);
+    std::printf("%s: I4 bf16 row by row vs f32, worst layer rms_rel: attention %.4f, feed-forward %.4f\n", GetParam().c_str(),
+                errors.attention, errors.feed_forward);
+    EXPECT_LT(errors.attention, 0.25);
+    EXPECT_LT(errors.feed_forward, 0.05);
   }
   fs::remove_all(out);
   fs::remove_all(dequantised);
@@ -209,6 +271,65 @@ TEST_F(QuantizedCheckpointTest, LmHeadOptionQuantisesTheHeadToo) {
   EXPECT_LT(same_weights.rms_rel, 1e-5);
   fs::remove_all(with_head);
   fs::remove_all(dequantised);
+}
+
+// A non-finite weight in a BF16 source: a clear error naming the tensor and row (raised after the
+// threads finish, not from inside them), and neither the output nor its staging is left behind.
+TEST_F(QuantizedCheckpointTest, NonFiniteWeightIsRefusedByName) {
+  const fs::path source = dir_.string() + "-nan", out = dir_.string() + "-nan-out/";  // (a trailing separator, as shells add)
+  fs::remove_all(source);
+  fs::copy(kRefdata / "dense-short", source);
+  fs::permissions(source / "model.safetensors", fs::perms::owner_write, fs::perm_options::add);
+  {
+    const std::string name = "model.layers.0.mlp.down_proj.weight";
+    const SafetensorsFile file(source / "model.safetensors");
+    const TensorInfo& info = file.tensors().at(name);
+    ASSERT_EQ(info.dtype, DType::BF16);
+    const auto offset = static_cast<std::streamoff>(info.data - file.mapped().bytes().data()) + 2 * 3 * info.shape[1] + 2 * 5;  // row 3, column 5
+    std::fstream bytes(source / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    bytes.seekp(offset);
+    const std::uint16_t nan = 0x7FC0;
+    bytes.write(reinterpret_cast<const char*>(&nan), 2);
+  }
+  ThreadPool pool(2);
+  try {
+    quantize_checkpoint(source, out, pool);
+    ADD_FAILURE() << "quantised a NaN";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.0.mlp.down_proj.weight: row 3 holds a value that is not finite"), std::string::npos)
+        << e.what();
+  }
+  const fs::path target = fs::path(out.string()).parent_path();
+  EXPECT_FALSE(fs::exists(target));
+  for (const auto& entry : fs::directory_iterator(target.parent_path())) {
+    EXPECT_EQ(entry.path().filename().string().find(target.filename().string() + ".partial"), std::string::npos) << entry.path();
+  }
+  fs::remove_all(source);
+}
+
+// "--out dir/" names dir.
+TEST_F(QuantizedCheckpointTest, TrailingSeparatorNamesTheDirectory) {
+  const fs::path out = dir_.string() + "-slash";
+  fs::remove_all(out);
+  ThreadPool pool(2);
+  quantize_checkpoint(kRefdata / "dense-short", out.string() + "/", pool);
+  EXPECT_EQ(test::checkpoint_load_error(out), "(loaded without error)");
+  fs::remove_all(out);
+}
+
+// quantization_config of the I4 format: wrong types and values are named, never thrown past.
+TEST_F(QuantizedCheckpointTest, BadQuantizationConfigIsNamed) {
+  const auto config_with = [&](const nlohmann::json& quantization) {
+    std::ifstream in(dir_ / "config.json");
+    auto config = nlohmann::json::parse(in);
+    config["quantization_config"] = quantization;
+    std::ofstream(dir_ / "config.json") << config.dump();
+    return load_error();
+  };
+  EXPECT_NE(config_with({{"quant_method", "dsv32_int4"}, {"bits", "4"}, {"group_size", 128}}).find("needs an integer bits"), std::string::npos);
+  EXPECT_NE(config_with({{"quant_method", "dsv32_int4"}, {"bits", 4}, {"group_size", 64}}).find("group_size 64 are not supported"), std::string::npos);
+  EXPECT_NE(config_with({{"quant_method", 4}}).find("quant_method must be a string"), std::string::npos);
+  EXPECT_NE(config_with("int4").find("quantization_config must be an object"), std::string::npos);
 }
 
 TEST_F(QuantizedCheckpointTest, MissingScalesAreNamed) {
