@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -46,8 +47,14 @@ void ThreadPool::run_chunks(unsigned index) {
     if (chunk >= chunks_) return;
     const std::size_t begin = chunk * chunk_items_;
     const std::size_t end = std::min(n_, begin + chunk_items_);
-    (*body_)(begin, end, index);
-    done_chunks_.fetch_add(1, std::memory_order_release);
+    try {
+      (*body_)(begin, end, index);
+    } catch (...) {
+      // The first failure is kept for the caller, which rethrows it once the job is closed (an
+      // exception leaving a worker would terminate the process); the other chunks still run.
+      if (!failed_.exchange(true, std::memory_order_relaxed)) error_ = std::current_exception();
+    }
+    done_chunks_.fetch_add(1, std::memory_order_release);  // (also publishes error_)
   }
 }
 
@@ -113,6 +120,10 @@ void ThreadPool::parallel_for(std::size_t n, const RangeFn& body, std::size_t gr
     } else {
       std::this_thread::yield();
     }
+  }
+  if (failed_.load(std::memory_order_relaxed)) {
+    failed_.store(false, std::memory_order_relaxed);
+    std::rethrow_exception(std::exchange(error_, nullptr));
   }
 }
 

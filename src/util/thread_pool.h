@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -31,7 +32,8 @@ class ThreadPool {
   unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
 
   // Runs body over [0, n) in chunks aligned to `grain` items; each output must depend only on
-  // its own items, as the chunks' owners vary from call to call.
+  // its own items, as the chunks' owners vary from call to call. If a chunk throws, the other
+  // chunks still run and the first exception is rethrown here once they are done.
   void parallel_for(std::size_t n, const RangeFn& body, std::size_t grain = 1);
 
  private:
@@ -58,6 +60,10 @@ class ThreadPool {
   // that waiting on it is a plain futex (wrapping keeps the parity).
   std::atomic<std::uint32_t> generation_{0};
   std::atomic<unsigned> active_{0};  // workers that may be reading the current job
+  // The current job's first exception: written by the chunk that set failed_, published to the
+  // caller by that chunk's done_chunks_ increment.
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;
   std::atomic<bool> stop_{false};
   std::atomic<unsigned> sleepers_{0};
 };

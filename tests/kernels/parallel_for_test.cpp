@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -36,6 +38,33 @@ TEST(ParallelForTest, WorkersWakeAfterSleeping) {
   for (int round = 0; round < 5; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // longer than the spin
     expect_each_item_once(ctx.pool(), 1024, 4);
+  }
+}
+
+// Chunks that throw (on whichever threads claim them): the caller gets one of the exceptions once
+// the region is done, no item is visited twice, and the pool keeps working.
+TEST(ParallelForTest, AnExceptionReachesTheCallerAndThePoolGoesOn) {
+  for (const unsigned threads : {1u, 2u, 3u}) {
+    ComputeContext ctx(threads);
+    for (int round = 0; round < 200; ++round) {
+      const std::size_t n = 64, bad = static_cast<std::size_t>(round) % n;
+      std::vector<std::atomic<int>> visits(n);
+      try {
+        ctx.pool().parallel_for(n, [&](std::size_t begin, std::size_t end, unsigned) {
+          for (std::size_t i = begin; i < end; ++i) {
+            visits[i].fetch_add(1);
+            if (i == bad || i == (bad + 32) % n) throw std::runtime_error("item " + std::to_string(i));
+          }
+        });
+        ADD_FAILURE() << "no exception, threads=" << threads;
+      } catch (const std::runtime_error& e) {
+        const std::string what = e.what();
+        EXPECT_TRUE(what == "item " + std::to_string(bad) || what == "item " + std::to_string((bad + 32) % n)) << what;
+      }
+      for (std::size_t i = 0; i < n; ++i) EXPECT_LE(visits[i].load(), 1) << i;
+      EXPECT_EQ(visits[bad].load() + visits[(bad + 32) % n].load() >= 1, true);
+      expect_each_item_once(ctx.pool(), 100, 3);
+    }
   }
 }
 
