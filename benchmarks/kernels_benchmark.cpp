@@ -52,45 +52,32 @@ void decode_e4m3(benchmark::State& state, const VectorOps* ops) {
   state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The bf16 mode's decode GEMV, two rows per call, 1-6 tokens (4096 x 1024 FP8: L3).
-void decode_e4m3_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, std::size_t tokens) {
-  constexpr std::size_t kRows = 4096, kCols = 1024;
-  const auto codes = random_codes(kRows * kCols, 1);
-  const std::vector<float> scales(kCols / 128, 0x1p-7f);
+// The bf16 mode's decode GEMV on coded rows, two rows per call, 4096 x 1024: FP8 (4 MB: L3;
+// counted as weight_bytes/s) or I4 (2 MB of codes and 128 KB of scales; counted as weights/s,
+// the conversion's cost next to e4m3's).
+void decode_codes_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, std::size_t tokens, DType dtype) {
+  constexpr std::size_t kRows = 4096, kCols = 1024, kScaleCols = kCols / 128;
+  const bool fp8 = dtype == DType::F8_E4M3;
+  const std::size_t row_bytes = fp8 ? kCols : kCols / 2;
+  const auto codes = random_codes(kRows * row_bytes, 1);
+  // FP8: one block row of scales serves every row; I4: a row of scales each.
+  const std::vector<float> scales(fp8 ? kScaleCols : kRows * kScaleCols, fp8 ? 0x1p-7f : 0.01f);
+  const auto scales_of = [&](std::size_t row) { return scales.data() + (fp8 ? 0 : row * kScaleCols); };
+  const auto pack = fp8 ? kernels->pack_e4m3_x : kernels->pack_i4_x;
+  const auto row_pair = fp8 ? kernels->e4m3_row_pair : kernels->i4_row_pair;
   const std::vector<float> x(kCols, 0.5f);
   const std::size_t x_stride = gemv_e4m3_x_values(kCols);
   AlignedVector<std::uint16_t> packed(tokens * x_stride);
-  for (std::size_t t = 0; t < tokens; ++t) kernels->pack_e4m3_x(x.data(), kCols, packed.data() + t * x_stride);
+  for (std::size_t t = 0; t < tokens; ++t) pack(x.data(), kCols, packed.data() + t * x_stride);
   std::vector<float> out(2 * tokens);
   for (auto _ : state) {
     for (std::size_t r = 0; r < kRows; r += 2) {
-      kernels->e4m3_row_pair(codes.data() + r * kCols, kCols, scales.data(), scales.data(), packed.data(), x_stride, tokens, kCols,
-                             out.data(), 2);
+      row_pair(codes.data() + r * row_bytes, row_bytes, scales_of(r), scales_of(r + 1), packed.data(), x_stride, tokens, kCols, out.data(), 2);
       benchmark::DoNotOptimize(out.data());
     }
   }
-  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
-}
-
-// The I4 GEMV, two rows per call, 4096 x 1024 (2 MB of codes and 128 KB of scales): the
-// conversion's cost next to e4m3's (weight_bytes/s counts the codes).
-void decode_i4_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, std::size_t tokens) {
-  constexpr std::size_t kRows = 4096, kCols = 1024;
-  const auto codes = random_codes(kRows * kCols / 2, 1);
-  const std::vector<float> scales(kRows * kCols / 128, 0.01f);
-  const std::vector<float> x(kCols, 0.5f);
-  const std::size_t x_stride = gemv_e4m3_x_values(kCols);
-  AlignedVector<std::uint16_t> packed(tokens * x_stride);
-  for (std::size_t t = 0; t < tokens; ++t) kernels->pack_i4_x(x.data(), kCols, packed.data() + t * x_stride);
-  std::vector<float> out(2 * tokens);
-  for (auto _ : state) {
-    for (std::size_t r = 0; r < kRows; r += 2) {
-      kernels->i4_row_pair(codes.data() + r * kCols / 2, kCols / 2, scales.data() + r * 8, scales.data() + (r + 1) * 8, packed.data(),
-                           x_stride, tokens, kCols, out.data(), 2);
-      benchmark::DoNotOptimize(out.data());
-    }
-  }
-  state.counters["weights/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters[fp8 ? "weight_bytes/s" : "weights/s"] =
+      benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // The same GEMV on stored bf16 rows (4096 x 1024, 8 MB: L3): no conversion.
@@ -243,12 +230,14 @@ void register_all() {
   for (const VectorOps* ops : available_vector_ops()) {
     benchmark::RegisterBenchmark((std::string("DecodeGemvE4m3/") + ops->name).c_str(), decode_e4m3, ops);
   }
-  benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/scalar/tokens:1", decode_e4m3_bf16, &scalar_gemv_bf16(), std::size_t{1});
+  benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/scalar/tokens:1", decode_codes_bf16, &scalar_gemv_bf16(), std::size_t{1}, DType::F8_E4M3);
   if (const GemvBf16Kernels* fast = avx512_gemv_bf16()) {
     for (const std::size_t tokens : {1, 2, 3, 4, 5, 6, 8}) {
-      benchmark::RegisterBenchmark(("DecodeGemvE4m3Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_e4m3_bf16, fast, tokens);
+      benchmark::RegisterBenchmark(("DecodeGemvE4m3Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_codes_bf16, fast, tokens,
+                                   DType::F8_E4M3);
       benchmark::RegisterBenchmark(("DecodeGemvBf16Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_bf16_bf16, fast, tokens);
-      benchmark::RegisterBenchmark(("DecodeGemvI4Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_i4_bf16, fast, tokens);
+      benchmark::RegisterBenchmark(("DecodeGemvI4Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_codes_bf16, fast, tokens,
+                                   DType::I4);
     }
   }
   for (const Precision precision : {Precision::F32, Precision::BF16}) {

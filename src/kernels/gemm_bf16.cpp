@@ -42,12 +42,12 @@ void e4m3_scalar(const std::uint8_t* src, float scale, std::uint16_t* dst, std::
 }
 
 void e4m3_row_scalar(const std::uint8_t* src, const float* scales, std::uint16_t* dst, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(e4m3_to_f32(src[i]) * scales[i / kE4m3ScaleBlock]);
+  for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(e4m3_to_f32(src[i]) * scales[i / kFp8BlockSize]);
 }
 
 void i4_row_scalar(const std::uint8_t* packed, const float* scales, std::uint16_t* dst, std::size_t n) {
   for (std::size_t c = 0; c < n; ++c) {
-    dst[c] = f32_to_bf16_flushing_subnormals(static_cast<float>(i4_at(packed, c)) * scales[c / kE4m3ScaleBlock]);
+    dst[c] = f32_to_bf16_flushing_subnormals(static_cast<float>(i4_at(packed, c)) * scales[c / kI4GroupSize]);
   }
 }
 
@@ -73,8 +73,8 @@ void weight_row_to_bf16(const GemmBf16Kernels& kernels, const VectorOps& ops, co
     const auto* stored = reinterpret_cast<const std::uint16_t*>(weight.data) + row * weight.cols;
     std::copy_n(stored + col, count, out);
   } else if (weight.dtype == DType::F8_E4M3) {
-    const float* scales = weight.block_scales + row / kFp8BlockSize * weight.scale_cols;
-    if (col % kFp8BlockSize == 0 && kFp8BlockSize == static_cast<std::int64_t>(kE4m3ScaleBlock)) {
+    const float* scales = weight.scales_of_row(row);
+    if (col % kFp8BlockSize == 0) {
       kernels.e4m3_row_to_bf16(weight.data + row * weight.cols + col, scales + col / kFp8BlockSize, out, static_cast<std::size_t>(count));
       return;
     }

@@ -17,7 +17,6 @@ namespace dsv32 {
 
 constexpr std::int64_t kGemmTileTokens = 32;  // tokens in a packed block and a tile
 constexpr std::int64_t kGemmTileRows = 8;     // weight rows in a tile
-constexpr std::size_t kE4m3ScaleBlock = 128;  // codes per scale in e4m3_row_to_bf16
 
 // Memory a tile requests into L2 while it computes, `lines` 64-byte lines from `begin` spread
 // evenly over its loop: the weights the next tile will read. A tile of a few tokens is
@@ -40,10 +39,10 @@ struct GemmBf16Kernels {
   void (*round_to_bf16)(const float* src, std::uint16_t* dst, std::size_t n);  // nearest even
   // dst = bf16(e4m3(src) * scale), as round_to_bf16 of the dequantised float32 values.
   void (*e4m3_to_bf16)(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n);
-  // The same for a row of n codes with one scale per kE4m3ScaleBlock (FP8 weight rows, cached
-  // latents): code i takes scales[i / kE4m3ScaleBlock].
+  // The same for a row of n codes with one scale per kFp8BlockSize (FP8 weight rows, cached
+  // latents): code i takes scales[i / kFp8BlockSize].
   void (*e4m3_row_to_bf16)(const std::uint8_t* src, const float* scales, std::uint16_t* dst, std::size_t n);
-  // A row of n (even) I4 values (kernels/weight.h) as bf16(q * scales[c / 128]), rounded as
+  // A row of n (even) I4 values (kernels/weight.h) as bf16(q * scales[c / kI4GroupSize]), rounded as
   // round_to_bf16 rounds the float32 product.
   void (*i4_row_to_bf16)(const std::uint8_t* packed, const float* scales, std::uint16_t* dst, std::size_t n);
 };

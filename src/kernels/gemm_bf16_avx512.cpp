@@ -188,13 +188,14 @@ void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* ds
 // they cost as much as converting a block of 128).
 void e4m3_row_to_bf16_tables(const std::uint8_t* src, const float* scales, std::uint16_t* dst, std::size_t n) {
   const E4m3ToBf16Constants constants;
-  for (std::size_t b = 0; b < n; b += kE4m3ScaleBlock) {
-    const std::size_t count = std::min(kE4m3ScaleBlock, n - b);
+  constexpr auto kBlock = static_cast<std::size_t>(kFp8BlockSize);
+  for (std::size_t b = 0; b < n; b += kBlock) {
+    const std::size_t count = std::min(kBlock, n - b);
     int k = 0;
-    if (table_scale(scales[b / kE4m3ScaleBlock], k)) {
+    if (table_scale(scales[b / kBlock], k)) {
       e4m3_times_power_of_two(constants, src + b, k, dst + b, count);
     } else {
-      e4m3_to_bf16(src + b, scales[b / kE4m3ScaleBlock], dst + b, count);
+      e4m3_to_bf16(src + b, scales[b / kBlock], dst + b, count);
     }
   }
 }
@@ -205,10 +206,10 @@ void i4_row_to_bf16(const std::uint8_t* packed, const float* scales, std::uint16
   std::size_t c = 0;
   for (; c + 32 <= n; c += 32) {
     const I4x32 q = i4x32_to_f32(packed + c / 2);
-    const __m512 scale = _mm512_set1_ps(scales[c / kE4m3ScaleBlock]);
+    const __m512 scale = _mm512_set1_ps(scales[c / kI4GroupSize]);
     _mm512_storeu_si512(dst + c, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_mul_ps(q.second, scale), _mm512_mul_ps(q.first, scale))));
   }
-  for (; c < n; ++c) dst[c] = f32_to_bf16_flushing_subnormals(static_cast<float>(i4_at(packed, c)) * scales[c / kE4m3ScaleBlock]);
+  for (; c < n; ++c) dst[c] = f32_to_bf16_flushing_subnormals(static_cast<float>(i4_at(packed, c)) * scales[c / kI4GroupSize]);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ namespace dsv32 {
 namespace {
 
 constexpr std::size_t kLanes = 16, kChunk = 2 * kLanes, kGroup = 2 * kChunk, kBlock = static_cast<std::size_t>(kFp8BlockSize);
+static_assert(kI4GroupSize == kFp8BlockSize, "e4m3 and I4 rows share the block loop: one scale per 128 columns");
 
 // vdpbf16ps reads bf16 subnormals as zero, and flushes subnormal sums to zero.
 float dp_input(std::uint16_t bits) { return (bits & 0x7F80) == 0 ? 0.0f : bf16_to_f32(bits); }

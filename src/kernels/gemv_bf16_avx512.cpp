@@ -16,6 +16,7 @@ namespace dsv32 {
 namespace {
 
 constexpr std::size_t kChunk = 32, kGroup = 64, kBlock = static_cast<std::size_t>(kFp8BlockSize);
+static_assert(kI4GroupSize == kFp8BlockSize, "e4m3 and I4 rows share the block loop: one scale per 128 columns");
 constexpr int kMaxTokens = 6;      // accumulators per call: 3 per token, in registers with the tables
 constexpr int kMaxPairTokens = 4;  // two rows: 6 per token
 

@@ -40,7 +40,7 @@ struct VectorOps {
   void (*bf16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);
   void (*f16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);
   void (*e4m3_to_f32)(const std::uint8_t* src, float scale, float* dst, std::size_t n);  // dst = value * scale
-  // A row of n I4 values (kernels/weight.h; n even): dst[c] = q[c] * scales[c / 128], exact.
+  // A row of n I4 values (kernels/weight.h; n even): dst[c] = q[c] * scales[c / kI4GroupSize], exact.
   void (*i4_to_f32)(const std::uint8_t* packed, const float* scales, float* dst, std::size_t n);
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/number_formats.h"
+#include "kernels/weight.h"
 #include "kernels/vector_ops.h"
 
 namespace dsv32 {
@@ -114,14 +115,14 @@ void i4_row(const std::uint8_t* packed, const float* scales, float* dst, std::si
   for (; c + 16 <= n; c += 16) {
     const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + c / 2));
     const __m128i codes = _mm_unpacklo_epi8(_mm_and_si128(bytes, low_nibbles), _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles));
-    const __m256 scale = _mm256_set1_ps(scales[c / 128]);
+    const __m256 scale = _mm256_set1_ps(scales[c / kI4GroupSize]);
     const __m256i eight = _mm256_set1_epi32(8);
     const __m256i first = _mm256_sub_epi32(_mm256_cvtepu8_epi32(codes), eight);
     const __m256i second = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(codes, 8)), eight);
     _mm256_storeu_ps(dst + c, _mm256_mul_ps(_mm256_cvtepi32_ps(first), scale));
     _mm256_storeu_ps(dst + c + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(second), scale));
   }
-  for (; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / 128];
+  for (; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / kI4GroupSize];
 }
 
 // Accumulates exactly as dot4 does on dequantised rows (see the AVX-512 file).
@@ -131,7 +132,7 @@ void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* bl
   std::size_t c = 0;
   for (; c + 8 <= n; c += 8) {
     const __m256 xv = _mm256_loadu_ps(x + c);
-    const __m256 scale = _mm256_set1_ps(block_scales[c / 128] * 256.0f);
+    const __m256 scale = _mm256_set1_ps(block_scales[c / kI4GroupSize] * 256.0f);
     for (int r = 0; r < 4; ++r) {
       acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(e4m3x8_to_f32_times_2e_8(rows + r * row_stride + c), scale), xv, acc[r]);
     }

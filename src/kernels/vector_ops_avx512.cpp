@@ -7,6 +7,7 @@
 
 #include "kernels/i4_avx512.h"
 #include "kernels/number_formats.h"
+#include "kernels/weight.h"
 #include "kernels/vector_ops.h"
 
 namespace dsv32 {
@@ -167,11 +168,11 @@ void i4_row(const std::uint8_t* packed, const float* scales, float* dst, std::si
   std::size_t c = 0;
   for (; c + 32 <= n; c += 32) {
     const I4x32 q = i4x32_to_f32(packed + c / 2);
-    const __m512 scale = _mm512_set1_ps(scales[c / 128]);
+    const __m512 scale = _mm512_set1_ps(scales[c / kI4GroupSize]);
     _mm512_storeu_ps(dst + c, _mm512_mul_ps(q.first, scale));
     _mm512_storeu_ps(dst + c + 16, _mm512_mul_ps(q.second, scale));
   }
-  for (; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / 128];
+  for (; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / kI4GroupSize];
 }
 
 // Each weight is dequantised (value * block scale, one rounding, exact for power-of-two scales)
@@ -226,13 +227,13 @@ void dot4_e4m3_fixed(const std::uint8_t* rows, std::size_t row_stride, const flo
     if (small_scales) {
       for (; c + 16 <= n; c += 16) {
         if (c % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + c) + kPrefetchBytes, _MM_HINT_T0);
-        e4m3_step<Tokens, true>(row, block_scales[c / 128], x, x_stride, c, 0xFFFF, acc);
+        e4m3_step<Tokens, true>(row, block_scales[c / kI4GroupSize], x, x_stride, c, 0xFFFF, acc);
       }
     } else {
-      for (; c + 16 <= n; c += 16) e4m3_step<Tokens, false>(row, block_scales[c / 128], x, x_stride, c, 0xFFFF, acc);
+      for (; c + 16 <= n; c += 16) e4m3_step<Tokens, false>(row, block_scales[c / kI4GroupSize], x, x_stride, c, 0xFFFF, acc);
     }
     if (c < n) {
-      e4m3_step<Tokens, false, true>(row, block_scales[c / 128], x, x_stride, c, static_cast<__mmask16>((1u << (n - c)) - 1), acc);
+      e4m3_step<Tokens, false, true>(row, block_scales[c / kI4GroupSize], x, x_stride, c, static_cast<__mmask16>((1u << (n - c)) - 1), acc);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[t]);

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "kernels/number_formats.h"
+#include "kernels/weight.h"
 #include "kernels/vector_ops.h"
 
 namespace dsv32 {
@@ -26,7 +27,7 @@ void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* bl
                std::size_t n, float* out) {
   for (int r = 0; r < 4; ++r) {
     float sum = 0.0f;
-    for (std::size_t c = 0; c < n; ++c) sum += e4m3_to_f32(rows[r * row_stride + c]) * block_scales[c / 128] * x[c];
+    for (std::size_t c = 0; c < n; ++c) sum += e4m3_to_f32(rows[r * row_stride + c]) * block_scales[c / kI4GroupSize] * x[c];
     out[r] = sum;
   }
 }
@@ -72,7 +73,7 @@ void e4m3_row(const std::uint8_t* src, float scale, float* dst, std::size_t n) {
 }
 
 void i4_row(const std::uint8_t* packed, const float* scales, float* dst, std::size_t n) {
-  for (std::size_t c = 0; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / 128];
+  for (std::size_t c = 0; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / kI4GroupSize];
 }
 
 }  // namespace

@@ -92,18 +92,24 @@ Weight Checkpoint::matrix(const std::string& name, std::int64_t rows, std::int64
     default: fail("{}: tensor {}: dtype {} cannot hold weights", file, name, dtype_name(info.dtype));
   }
   const std::string scale_name = name.substr(0, name.size() - std::string_view("weight").size()) + "weight_scale_inv";
-  const auto found = tensors_.find(scale_name);
-  if (found == tensors_.end()) fail("{}: tensor {} is F8_E4M3 but {} is missing", file, name, scale_name);
-  const TensorInfo& scales = *found->second;
-  const std::vector<std::int64_t> scale_shape{(rows + kFp8BlockSize - 1) / kFp8BlockSize, (cols + kFp8BlockSize - 1) / kFp8BlockSize};
-  if (scales.dtype != DType::F32) fail("{}: tensor {}: dtype {}, expected F32", scales.file->string(), scale_name, dtype_name(scales.dtype));
-  if (scales.shape != scale_shape) {
-    fail("{}: tensor {}: shape {} but [{}, {}] weights need [{}, {}]", scales.file->string(), scale_name,
-         scales.shape_string(), rows, cols, scale_shape[0], scale_shape[1]);
-  }
-  weight.block_scales = reinterpret_cast<const float*>(scales.data);
-  weight.scale_cols = scale_shape[1];
+  weight.scale_cols = (cols + kFp8BlockSize - 1) / kFp8BlockSize;
+  weight.block_scales = scale_tensor(info, "F8_E4M3", scale_name, {(rows + kFp8BlockSize - 1) / kFp8BlockSize, weight.scale_cols}, rows, cols);
   return weight;
+}
+
+// The F32 scales `scale_name` of the [rows, cols] weight `info` (stored as `format`), checked
+// for presence, dtype and shape.
+const float* Checkpoint::scale_tensor(const TensorInfo& info, const char* format, const std::string& scale_name,
+                                      const std::vector<std::int64_t>& shape, std::int64_t rows, std::int64_t cols) const {
+  const auto found = tensors_.find(scale_name);
+  if (found == tensors_.end()) fail("{}: tensor {} is {} but {} is missing", info.file->string(), info.name, format, scale_name);
+  const TensorInfo& scales = *found->second;
+  if (scales.dtype != DType::F32) fail("{}: tensor {}: dtype {}, expected F32", scales.file->string(), scale_name, dtype_name(scales.dtype));
+  if (scales.shape != shape) {
+    fail("{}: tensor {}: shape {} but [{}, {}] weights need [{}, {}]", scales.file->string(), scale_name, scales.shape_string(), rows, cols,
+         shape[0], shape[1]);
+  }
+  return reinterpret_cast<const float*>(scales.data);
 }
 
 // `dsv32 quantize`'s I4 weights (kernels/weight.h): U8 [rows, cols / 2] and F32 `weight_scale`
@@ -114,18 +120,9 @@ Weight Checkpoint::int4_matrix(const std::string& name, const TensorInfo& info, 
   if (info.shape != std::vector<std::int64_t>{rows, cols / 2}) {
     fail("{}: tensor {}: U8 (I4, two values a byte) shape {} but the config needs [{}, {}]", file, name, info.shape_string(), rows, cols / 2);
   }
-  const std::string scale_name = name + "_scale";
-  const auto found = tensors_.find(scale_name);
-  if (found == tensors_.end()) fail("{}: tensor {} is U8 (I4) but {} is missing", file, name, scale_name);
-  const TensorInfo& scales = *found->second;
-  const std::vector<std::int64_t> scale_shape{rows, (cols + kI4GroupSize - 1) / kI4GroupSize};
-  if (scales.dtype != DType::F32) fail("{}: tensor {}: dtype {}, expected F32", scales.file->string(), scale_name, dtype_name(scales.dtype));
-  if (scales.shape != scale_shape) {
-    fail("{}: tensor {}: shape {} but [{}, {}] weights need [{}, {}]", scales.file->string(), scale_name, scales.shape_string(), rows, cols,
-         scale_shape[0], scale_shape[1]);
-  }
-  return Weight{.dtype = DType::I4, .data = info.data, .rows = rows, .cols = cols, .block_scales = reinterpret_cast<const float*>(scales.data),
-                .scale_cols = scale_shape[1]};
+  const std::int64_t scale_cols = (cols + kI4GroupSize - 1) / kI4GroupSize;
+  return Weight{.dtype = DType::I4, .data = info.data, .rows = rows, .cols = cols,
+                .block_scales = scale_tensor(info, "U8 (I4)", name + "_scale", {rows, scale_cols}, rows, cols), .scale_cols = scale_cols};
 }
 
 Weight Checkpoint::vector(const std::string& name, std::int64_t n) const {

@@ -39,6 +39,8 @@ class Checkpoint {
  private:
   void add_file(const std::filesystem::path& path);
   Weight int4_matrix(const std::string& name, const TensorInfo& info, std::int64_t rows, std::int64_t cols) const;
+  const float* scale_tensor(const TensorInfo& info, const char* format, const std::string& scale_name, const std::vector<std::int64_t>& shape,
+                            std::int64_t rows, std::int64_t cols) const;
 
   std::filesystem::path dir_;
   ModelConfig config_;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <fstream>
 #include <string_view>
 
@@ -44,22 +43,18 @@ std::string stem_of(const std::string& weight_name) { return weight_name.substr(
 void quantize_rows(const Weight& weight, const std::string& name, ThreadPool& pool, std::uint8_t* packed, float* scales) {
   const auto cols = static_cast<std::size_t>(weight.cols), scale_cols = static_cast<std::size_t>((weight.cols + kI4GroupSize - 1) / kI4GroupSize);
   std::vector<std::vector<float>> rows(pool.size(), std::vector<float>(cols));
-  // The pool's bodies must not throw: a bad row is noted, the rest skipped, the error raised after.
-  std::atomic<std::int64_t> bad_row{-1};
   pool.parallel_for(static_cast<std::size_t>(weight.rows), [&](std::size_t begin, std::size_t end, unsigned thread) {
     std::vector<float>& row = rows[thread];
     std::vector<std::uint8_t> codes(cols / 2);
     std::vector<float> row_scales(scale_cols);
-    for (std::size_t r = begin; r < end && bad_row.load(std::memory_order_relaxed) < 0; ++r) {
+    for (std::size_t r = begin; r < end; ++r) {
       weight.row_to_f32(static_cast<std::int64_t>(r), row.data(), best_vector_ops());
       if (!quantize_i4_row(row.data(), cols, packed != nullptr ? packed + r * cols / 2 : codes.data(),
                            scales != nullptr ? scales + r * scale_cols : row_scales.data())) {
-        std::int64_t none = -1;
-        bad_row.compare_exchange_strong(none, static_cast<std::int64_t>(r));
+        fail("{}: row {} holds a value that is not finite; cannot quantise it", name, r);  // (parallel_for rethrows it)
       }
     }
   });
-  if (bad_row >= 0) fail("{}: row {} holds a value that is not finite; cannot quantise it", name, bad_row.load());
 }
 
 // The output directory as given, without a trailing separator ("out/" names "out").

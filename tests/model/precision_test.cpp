@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "refdata_cases.h"
+#include "relative_error.h"
 
 #include <algorithm>
 #include <cmath>
@@ -36,14 +37,7 @@ namespace {
 
 const std::filesystem::path kRefdata = std::filesystem::path(DSV32_SHARED_DIR) / "refdata";
 
-double rms_rel(const float* ours, const float* reference, std::int64_t n) {
-  double diff = 0.0, norm = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    diff += (static_cast<double>(ours[i]) - reference[i]) * (static_cast<double>(ours[i]) - reference[i]);
-    norm += static_cast<double>(reference[i]) * reference[i];
-  }
-  return std::sqrt(diff / std::max(norm, 1e-30));
-}
+using test::rms_rel;
 
 std::vector<float> vector_f32(const Weight& weight, const VectorOps& ops) {
   std::vector<float> values(static_cast<std::size_t>(weight.cols));

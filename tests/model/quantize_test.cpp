@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "refdata_cases.h"
+#include "relative_error.h"
 
 #include <algorithm>
 #include <cmath>
@@ -37,19 +38,14 @@ struct LogitErrors {
 };
 
 LogitErrors compare(std::span<const float> ours, const float* reference, std::int64_t vocab) {
-  double diff = 0.0, norm = 0.0;
   std::int64_t agree = 0;
   const auto rows = static_cast<std::int64_t>(ours.size()) / vocab;
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* a = ours.data() + r * vocab;
     const float* b = reference + r * vocab;
-    for (std::int64_t i = 0; i < vocab; ++i) {
-      diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-      norm += static_cast<double>(b[i]) * b[i];
-    }
     agree += std::max_element(a, a + vocab) - a == std::max_element(b, b + vocab) - b;
   }
-  return {std::sqrt(diff / std::max(norm, 1e-30)), static_cast<double>(agree) / static_cast<double>(rows)};
+  return {test::rms_rel(ours.data(), reference, static_cast<std::int64_t>(ours.size())), static_cast<double>(agree) / static_cast<double>(rows)};
 }
 
 // All-position logits of a prefill of `ids`, and optionally (decode_from >= 0) the logits of
@@ -104,15 +100,6 @@ void write_dequantised(const fs::path& quantized, const fs::path& out) {
   std::ofstream(out / "config.json") << config.dump(2);
 }
 
-double rms_rel(const float* ours, const float* reference, std::size_t n) {
-  double diff = 0.0, norm = 0.0;
-  for (std::size_t i = 0; i < n; ++i) {
-    diff += (static_cast<double>(ours[i]) - reference[i]) * (static_cast<double>(ours[i]) - reference[i]);
-    norm += static_cast<double>(reference[i]) * reference[i];
-  }
-  return std::sqrt(diff / std::max(norm, 1e-30));
-}
-
 struct LayerErrors {
   double attention = 0.0, feed_forward = 0.0;
 };
@@ -153,8 +140,8 @@ LayerErrors bf16_layer_errors(const fs::path& dir, const std::vector<std::int32_
     for (std::int64_t t = 0; t < S; ++t) rms_norm(mid.data() + t * D, norm_weights.data(), D, 1e-6f, normed.data() + t * D);
     f32_model.feed_forward(layer, S, normed.data(), ffn.data(), nullptr);
     for (std::int64_t t = 0; t < S; ++t) bf16_model.feed_forward(layer, 1, normed.data() + t * D, ffn_bf16.data() + t * D, nullptr);
-    worst.attention = std::max(worst.attention, rms_rel(attn_bf16.data(), attn.data(), n));
-    worst.feed_forward = std::max(worst.feed_forward, rms_rel(ffn_bf16.data(), ffn.data(), n));
+    worst.attention = std::max(worst.attention, test::rms_rel(attn_bf16.data(), attn.data(), S * D));
+    worst.feed_forward = std::max(worst.feed_forward, test::rms_rel(ffn_bf16.data(), ffn.data(), S * D));
     for (std::size_t i = 0; i < n; ++i) h[i] = mid[i] + ffn[i];
   }
   return worst;
