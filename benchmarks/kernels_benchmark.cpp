@@ -13,6 +13,7 @@
 #include "kernels/gemm_bf16.h"
 #include "kernels/gemv_bf16.h"
 #include "kernels/index_scores.h"
+#include "kernels/index_scores_int8.h"
 #include "kernels/linear.h"
 #include "kernels/number_formats.h"
 #include "kernels/top_k.h"
@@ -190,6 +191,24 @@ void index_scores(benchmark::State& state, IndexScoresFn fn) {
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * kHeads * kDim * kKeys, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The same with int8 products (kernels/index_scores_int8.h).
+void index_scores_int8(benchmark::State& state, IndexScoresInt8Fn fn) {
+  constexpr std::int64_t kHeads = 64, kDim = 128, kKeys = 4096;
+  const auto q = random_codes(kHeads * kDim, 5), keys = random_codes(kKeys * kDim, 6);
+  const std::vector<float> weights(kHeads, 0.1f), key_scales(kKeys, 1.0f);
+  const auto padded = static_cast<std::size_t>(index_padded_heads(kHeads));
+  std::vector<std::int8_t> packed(padded * kDim);
+  std::vector<std::int32_t> offsets(padded);
+  std::vector<float> padded_weights(padded), scores(kKeys);
+  pack_index_query_int8(q.data(), weights.data(), kHeads, kDim, packed.data(), offsets.data(), padded_weights.data());
+  const IndexQueryInt8 query{packed.data(), offsets.data(), padded_weights.data(), kDim, padded};
+  for (auto _ : state) {
+    fn(query, keys.data(), key_scales.data(), kKeys, scores.data());
+    benchmark::DoNotOptimize(scores.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * kHeads * kDim * kKeys, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // The indexer's top-2048 of 32768 scores (one layer of a decoded token at 32K context).
 void index_top_k(benchmark::State& state) {
   constexpr std::int64_t kKeys = 32768, kTopK = 2048;
@@ -266,6 +285,8 @@ void register_all() {
   benchmark::RegisterBenchmark("IndexScores4096/scalar", index_scores, &index_scores_scalar);
   if (const IndexScoresFn fn = index_scores_avx2()) benchmark::RegisterBenchmark("IndexScores4096/avx2", index_scores, fn);
   if (const IndexScoresFn fn = index_scores_avx512()) benchmark::RegisterBenchmark("IndexScores4096/avx512bf16", index_scores, fn);
+  benchmark::RegisterBenchmark("IndexScoresInt8_4096/scalar", index_scores_int8, &index_scores_int8_scalar);
+  if (const IndexScoresInt8Fn fn = index_scores_int8_avx512()) benchmark::RegisterBenchmark("IndexScoresInt8_4096/avx512vnni", index_scores_int8, fn);
   benchmark::RegisterBenchmark("IndexTopK32768", index_top_k);
   benchmark::RegisterBenchmark("Attention2048/scalar", attention, &attend_block_bf16_scalar);
   if (const AttendBlockBf16 fn = attend_block_bf16_avx512()) benchmark::RegisterBenchmark("Attention2048/avx512bf16", attention, fn);

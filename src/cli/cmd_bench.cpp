@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/precision_option.h"
+#include "kernels/index_scores_int8.h"
 #include "engine/sampler.h"
 #include "kernels/linear.h"
 #include "model/checkpoint.h"
@@ -173,6 +174,7 @@ void repeat_context(const KvLayout& layout, SequenceCache& cache, std::int64_t f
 struct Options {
   std::string model;
   Precision precision = Precision::BF16;
+  IndexerProducts indexer_products = IndexerProducts::Auto;
   std::int64_t prompt = 512, gen = 128, context = 0, concurrency = 1;
   unsigned threads = 0;
   bool json = false;
@@ -182,6 +184,7 @@ struct Options {
 nlohmann::json run_bench(const Options& options) {
   ComputeContext ctx(options.threads);
   ctx.set_precision(options.precision);
+  ctx.set_indexer_products(options.indexer_products);
   const std::string dir = options.model.empty() ? ensure_default_model(ctx.pool()).string() : options.model;
   const auto load_start = std::chrono::steady_clock::now();
   const Checkpoint checkpoint(dir);
@@ -268,6 +271,9 @@ nlohmann::json run_bench(const Options& options) {
       {"threads", ctx.threads()},
       {"isa", ctx.ops().name},
       {"precision", bf16_products(ctx) ? "bf16" : "f32"},  // what ran: bf16 needs AVX512-BF16 and -VBMI
+      {"indexer_products", !model.config().has_indexer                                                                ? "none"
+                           : index_scores_int8_for(ctx.precision(), ctx.indexer_products(), model.config().index_head_dim) ? "int8"
+                                                                                                                            : "exact"},
       {"prompt_tokens", options.prompt},
       {"gen_tokens", options.gen},
       {"context_tokens", N},
@@ -304,6 +310,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--concurrency", options->concurrency, "sequences decoded together in one batch")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
   add_precision_option(cmd, options->precision);
+  add_indexer_products_option(cmd, options->indexer_products);
   cmd->add_flag("--json", options->json, "print one JSON object");
   cmd->add_flag("--profile", options->profile,
                 "also report the milliseconds of the prefill, and per decode step, in each part of the forward pass");

@@ -22,4 +22,17 @@ inline CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision) {
       ->check(CLI::IsMember({"f32", "bf16"}));
 }
 
+// --indexer-products: how the bf16 mode scores the indexer's keys (compute_context.h).
+inline CLI::Option* add_indexer_products_option(CLI::App* cmd, IndexerProducts& products) {
+  return cmd
+      ->add_option_function<std::string>(
+          "--indexer-products",
+          [&products](const std::string& name) {
+            products = name == "int8" ? IndexerProducts::Int8 : name == "exact" ? IndexerProducts::Exact : IndexerProducts::Auto;
+          },
+          "how the bf16 mode scores the indexer's keys: int8 products (1.3 % from exact, twice the speed with AVX512-VNNI), exact "
+          "FP8 products, or auto (int8 where the CPU has VNNI); default auto")
+      ->check(CLI::IsMember({"auto", "exact", "int8"}));
+}
+
 }  // namespace dsv32::cli

@@ -83,6 +83,7 @@ struct Engine::Impl {
         scheduler(model, tokenizer, pool,
                   SchedulerLimits{.max_batch_tokens = opts.max_batch_tokens, .max_running = opts.max_running, .max_context = max_context}) {
     ctx.set_precision(opts.precision);
+    ctx.set_indexer_products(opts.indexer_products);
     if (static_cast<std::int64_t>(tokenizer.id_count()) > model.config().vocab_size) {
       fail("{}: the tokenizer has {} ids but the model's vocabulary has {}", opts.model_dir.string(), tokenizer.id_count(),
            model.config().vocab_size);

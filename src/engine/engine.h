@@ -27,6 +27,7 @@ struct EngineOptions {
   std::optional<std::filesystem::path> tokenizer;  // default: find_tokenizer(model_dir)
   unsigned threads = 0;                  // 0: all cores
   Precision precision = Precision::F32;  // of the model's batched products (kernels/compute_context.h)
+  IndexerProducts indexer_products = IndexerProducts::Auto;  // how the bf16 mode scores the indexer's keys
   std::int64_t kv_cache_tokens = 65536;  // KV budget, in tokens (rounded up to whole blocks)
   std::int64_t kv_block_tokens = 64;
   std::int64_t max_batch_tokens = 2048;  // tokens per forward step (prefill chunks + decodes)

@@ -26,6 +26,12 @@ enum class Precision : std::uint8_t { F32, BF16 };
 // other two force one side, for tests and benchmarks.
 enum class LargeProducts : std::uint8_t { Auto, Tile, Onednn };
 
+// How the bf16 mode scores the indexer's keys: with int8 products (kernels/index_scores_int8.h:
+// twice vdpbf16ps's rate with AVX512-VNNI, scores 1.3 % rms from the exact ones) where the CPU
+// has VNNI (Auto), always (Int8; the scalar reference without VNNI), or with the exact FP8
+// products (Exact). The f32 mode always scores exactly.
+enum class IndexerProducts : std::uint8_t { Auto, Exact, Int8 };
+
 class ComputeContext {
  public:
   explicit ComputeContext(unsigned threads = 0, const VectorOps& ops = best_vector_ops())
@@ -39,6 +45,8 @@ class ComputeContext {
   void set_precision(Precision precision) { precision_ = precision; }
   LargeProducts large_products() const { return large_products_; }
   void set_large_products(LargeProducts large_products) { large_products_ = large_products; }
+  IndexerProducts indexer_products() const { return indexer_products_; }
+  void set_indexer_products(IndexerProducts indexer_products) { indexer_products_ = indexer_products; }
 
   // Scratch of at least `floats` floats for thread `thread` (valid until the next call by it).
   float* scratch(unsigned thread, std::size_t floats) {
@@ -73,6 +81,7 @@ class ComputeContext {
   const VectorOps& ops_;
   Precision precision_ = Precision::F32;
   LargeProducts large_products_ = LargeProducts::Auto;
+  IndexerProducts indexer_products_ = IndexerProducts::Auto;
   std::vector<AlignedVector<float>> scratch_;
   std::vector<AlignedVector<std::uint16_t>> scratch_u16_;
   AlignedVector<std::uint16_t> shared_u16_;

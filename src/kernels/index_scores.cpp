@@ -30,7 +30,7 @@ void index_scores_scalar(const IndexQuery& query, const std::uint8_t* key_codes,
   const std::size_t heads = query.padded_heads, dim = query.dim;
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint8_t* key = key_codes + j * dim;
-    float lanes[16] = {};
+    IndexHeadLanes lanes;
     for (std::size_t h = 0; h < heads; ++h) {
       float dot = 0.0f;
       for (std::size_t i = 0; i < dim / 2; ++i) {
@@ -39,12 +39,9 @@ void index_scores_scalar(const IndexQuery& query, const std::uint8_t* key_codes,
         dot += bf16_to_f32(q[0]) * e4m3_to_f32(key[2 * i]);
       }
       const float term = std::max(dot, 0.0f);
-      lanes[h % 16] = h < 16 ? term * query.weights[h] : std::fma(term, query.weights[h], lanes[h % 16]);
+      lanes.add(h, term, query.weights[h]);
     }
-    for (std::size_t width = 8; width >= 1; width /= 2) {
-      for (std::size_t l = 0; l < width; ++l) lanes[l] += lanes[l + width];
-    }
-    scores[j] = lanes[0] * key_scales[j];
+    scores[j] = lanes.sum() * key_scales[j];
   }
 }
 

@@ -34,6 +34,25 @@ void pack_index_query(const std::uint8_t* q_codes, const float* head_weights, st
 // Scores of n keys stored contiguously (dim codes each, one scale each). The SIMD kernels read
 // the NaN codes 0x7F/0xFF as ±480 (the reference as NaN); the caches never hold them, since
 // f32_to_e4m3 saturates every finite value.
+// The scalar references' sum over heads, in the SIMD kernels' order: head h's weighted term
+// into lane h % 16, in head order, then the 16 lanes as a tree (halves of 8, 4, 2, 1).
+class IndexHeadLanes {
+ public:
+  void add(std::size_t head, float term, float weight) {
+    float& lane = lanes_[head % 16];
+    lane = head < 16 ? term * weight : __builtin_fmaf(term, weight, lane);
+  }
+  float sum() {
+    for (std::size_t width = 8; width >= 1; width /= 2) {
+      for (std::size_t l = 0; l < width; ++l) lanes_[l] += lanes_[l + width];
+    }
+    return lanes_[0];
+  }
+
+ private:
+  float lanes_[16] = {};
+};
+
 using IndexScoresFn = void (*)(const IndexQuery& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
                                float* scores);
 

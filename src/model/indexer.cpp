@@ -7,6 +7,7 @@
 #include "kernels/fp8_quant.h"
 #include "kernels/hadamard.h"
 #include "kernels/index_scores.h"
+#include "kernels/index_scores_int8.h"
 #include "kernels/linear.h"
 #include "kernels/norm.h"
 #include "kernels/number_formats.h"
@@ -98,23 +99,39 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   // runs that lie side by side in a cache block.
   const std::int64_t padded_heads = index_padded_heads(Hi);
   std::uint16_t* packed_q = grow(ws_.index_q_packed, padded_heads * Di);
+  std::int8_t* packed_q_int8 = grow(ws_.index_q_int8, padded_heads * Di);
+  std::int32_t* q_offsets = grow(ws_.index_q_offsets, padded_heads);
   float* padded_weights = grow(ws_.index_padded_weights, padded_heads);
-  const IndexScoresFn score_keys = Di % 16 == 0 && Di <= static_cast<std::int64_t>(kIndexMaxDim) ? best_index_scores() : &index_scores_scalar;
+  const IndexScoresInt8Fn score_int8 = index_scores_int8_for(ctx_.precision(), ctx_.indexer_products(), Di);
+  const IndexScoresFn score_exact = Di % 16 == 0 && Di <= static_cast<std::int64_t>(kIndexMaxDim) ? best_index_scores() : &index_scores_scalar;
   std::int32_t* selection = grow(ws_.selection, T * c.index_topk);
   std::int64_t* counts = grow(ws_.selection_count, T);
   std::fill(counts, counts + T, -1);
   for (std::int64_t s = 0; s < S; ++s) {
     const std::int64_t t = selecting[s], keys = rows[t].position + 1;
     float* scores = grow(ws_.index_scores, keys);
-    pack_index_query(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q, padded_weights);
-    const IndexQuery query{packed_q, padded_weights, static_cast<std::size_t>(Di), static_cast<std::size_t>(padded_heads)};
+    const auto dim = static_cast<std::size_t>(Di), heads = static_cast<std::size_t>(padded_heads);
+    const IndexQuery query{packed_q, padded_weights, dim, heads};
+    const IndexQueryInt8 query_int8{packed_q_int8, q_offsets, padded_weights, dim, heads};
+    if (score_int8 != nullptr) {
+      pack_index_query_int8(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q_int8, q_offsets, padded_weights);
+    } else {
+      pack_index_query(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q, padded_weights);
+    }
+    const auto score_keys = [&](const std::uint8_t* codes, const float* key_scales, std::size_t n, float* out) {
+      if (score_int8 != nullptr) {
+        score_int8(query_int8, codes, key_scales, n, out);
+      } else {
+        score_exact(query, codes, key_scales, n, out);
+      }
+    };
     const SequenceCache& cache = *rows[t].cache;
     const std::int64_t run_tokens = cache.block_tokens();
     ctx_.pool().parallel_for(static_cast<std::size_t>(keys), [&](std::size_t begin, std::size_t end, unsigned) {
       for (auto s0 = static_cast<std::int64_t>(begin); s0 < static_cast<std::int64_t>(end);) {
         const std::int64_t run = std::min(static_cast<std::int64_t>(end) - s0, run_tokens - s0 % run_tokens);
         const KvSlot slot = cache.slot(layer, s0);
-        score_keys(query, slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0);
+        score_keys(slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0);
         s0 += run;
       }
     }, static_cast<std::size_t>(run_tokens));

@@ -29,6 +29,8 @@ struct Workspace {
   AlignedVector<std::uint8_t> index_q_codes;
   AlignedVector<float> index_q_scales;
   AlignedVector<std::uint16_t> index_q_packed;                    // one query, kernels/index_scores.h
+  AlignedVector<std::int8_t> index_q_int8;                        // or kernels/index_scores_int8.h
+  AlignedVector<std::int32_t> index_q_offsets;
   AlignedVector<float> index_padded_weights, index_scores;        // [padded heads], [keys]
   AlignedVector<std::int32_t> selection;                          // [T, max keys]
   AlignedVector<std::int64_t> selection_count;                    // [T]

@@ -55,13 +55,14 @@ enum class Rows : std::uint8_t { All, OneByOne };
 
 // Worst relative rms over the layers of one case in one precision.
 LayerErrors teacher_forced_errors(const std::string& name, Precision precision, Rows feed = Rows::All,
-                                  LargeProducts large = LargeProducts::Auto) {
+                                  LargeProducts large = LargeProducts::Auto, IndexerProducts indexer = IndexerProducts::Auto) {
   const auto dir = kRefdata / name;
   const SafetensorsFile expected(dir / "expected.safetensors");
   const auto f32 = [&](const std::string& tensor) { return reinterpret_cast<const float*>(expected.tensors().at(tensor).data); };
   ComputeContext ctx(2);
   ctx.set_precision(precision);
   ctx.set_large_products(large);
+  ctx.set_indexer_products(indexer);
   const Checkpoint checkpoint(dir);
   Model model(checkpoint, ctx);
   const ModelConfig& c = model.config();
@@ -120,14 +121,16 @@ TEST_P(PrecisionTest, F32HarnessIsExactRowByRow) {
   EXPECT_LT(e.hidden, 1e-4);
 }
 
-void expect_bf16_layers_match(const std::string& name, Rows feed, LargeProducts large = LargeProducts::Auto) {
-  const LayerErrors e = teacher_forced_errors(name, Precision::BF16, feed, large);
+void expect_bf16_layers_match(const std::string& name, Rows feed, LargeProducts large = LargeProducts::Auto,
+                              IndexerProducts indexer = IndexerProducts::Auto) {
+  const LayerErrors e = teacher_forced_errors(name, Precision::BF16, feed, large, indexer);
   ::testing::Test::RecordProperty("attention_rms_rel", std::to_string(e.attention));
   ::testing::Test::RecordProperty("feed_forward_rms_rel", std::to_string(e.feed_forward));
   ::testing::Test::RecordProperty("hidden_rms_rel", std::to_string(e.hidden));
-  std::printf("%s bf16 %s%s worst layer rms_rel: attention %.4f, feed-forward %.4f, hidden %.4f\n", name.c_str(),
-              feed == Rows::All ? "all rows" : "row by row", large == LargeProducts::Onednn ? " (oneDNN)" : "", e.attention, e.feed_forward,
-              e.hidden);
+  const char* indexer_name = indexer == IndexerProducts::Exact ? " (exact indexer)" : indexer == IndexerProducts::Int8 ? " (int8 indexer)" : "";
+  std::printf("%s bf16 %s%s%s worst layer rms_rel: attention %.4f, feed-forward %.4f, hidden %.4f\n", name.c_str(),
+              feed == Rows::All ? "all rows" : "row by row", large == LargeProducts::Onednn ? " (oneDNN)" : "", indexer_name, e.attention,
+              e.feed_forward, e.hidden);
   std::ifstream in(kRefdata / name / "expected.json");
   const auto json = nlohmann::json::parse(in);
   const double reference_bf16 = json["comparisons"]["bf16_vs_f32"]["hidden_states_per_layer"][1]["rms_rel"].get<double>();
@@ -139,6 +142,15 @@ void expect_bf16_layers_match(const std::string& name, Rows feed, LargeProducts 
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithTeacherForcing) { expect_bf16_layers_match(GetParam(), Rows::All); }
 
 // The same with the products of 32 rows and more through oneDNN (what CPUs with AMX run).
+// The indexer's two ways of scoring in the bf16 mode (kernels/index_scores_int8.h); Auto above
+// takes int8 where the CPU has AVX512-VNNI, so both run on every CPU through these.
+TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithExactIndexer) {
+  expect_bf16_layers_match(GetParam(), Rows::All, LargeProducts::Auto, IndexerProducts::Exact);
+}
+TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithInt8Indexer) {
+  expect_bf16_layers_match(GetParam(), Rows::All, LargeProducts::Auto, IndexerProducts::Int8);
+}
+
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceThroughOnednn) {
   if (!bf16_products(Precision::BF16)) GTEST_SKIP() << "the bf16 mode runs float32 products without AVX512-BF16";
   expect_bf16_layers_match(GetParam(), Rows::All, LargeProducts::Onednn);

@@ -1,0 +1,99 @@
+#include "kernels/index_scores_int8.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string_view>
+
+#include "kernels/number_formats.h"
+
+namespace dsv32 {
+
+namespace {
+
+struct IndexInt8Grids {
+  IndexInt8Grid by_largest[128];
+};
+
+IndexInt8Grids make_grids() {
+  IndexInt8Grids grids{};
+  const auto magnitude = [](int code) { return code == 0x7F ? 480.0 : static_cast<double>(e4m3_to_f32(static_cast<std::uint8_t>(code))); };
+  for (int largest = 0; largest < 128; ++largest) {
+    IndexInt8Grid& grid = grids.by_largest[largest];
+    const double step = largest == 0 ? 1.0 : magnitude(largest) / 127.0;
+    grid.step = static_cast<float>(step);
+    for (int code = 0; code < 128; ++code) {
+      grid.magnitudes[code] = static_cast<std::int8_t>(std::min(std::nearbyint(magnitude(code) / step), 127.0));
+    }
+  }
+  return grids;
+}
+
+}  // namespace
+
+const IndexInt8Grid& index_int8_grid(std::uint8_t largest_code) {
+  static const IndexInt8Grids grids = make_grids();
+  return grids.by_largest[largest_code & 0x7F];
+}
+
+std::uint8_t largest_magnitude_code(const std::uint8_t* codes, std::size_t n) {
+  std::uint8_t largest = 0;
+  for (std::size_t i = 0; i < n; ++i) largest = std::max(largest, static_cast<std::uint8_t>(codes[i] & 0x7F));
+  return largest;
+}
+
+void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weights, std::int64_t heads, std::int64_t dim,
+                           std::int8_t* packed, std::int32_t* offsets, float* weights) {
+  const std::int64_t padded = index_padded_heads(heads);
+  for (std::int64_t h = 0; h < padded; ++h) {
+    const std::uint8_t* head = q_codes + h * dim;
+    const IndexInt8Grid& grid = index_int8_grid(h < heads ? largest_magnitude_code(head, static_cast<std::size_t>(dim)) : 0);
+    std::int32_t sum = 0;
+    for (std::int64_t d = 0; d < dim; ++d) {
+      const std::uint8_t code = h < heads ? head[d] : 0;
+      const auto value = static_cast<std::int8_t>((code & 0x80) != 0 ? -grid.magnitudes[code & 0x7F] : grid.magnitudes[code]);
+      packed[((d / 4) * padded + h) * 4 + d % 4] = value;
+      sum += value;
+    }
+    offsets[h] = 128 * sum;
+    weights[h] = h < heads ? head_weights[h] * grid.step * index_int8_grid(kIndexKeyGridCode).step : 0.0f;
+  }
+}
+
+void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
+                              float* scores) {
+  const std::size_t heads = query.padded_heads, dim = query.dim;
+  std::int32_t key[kIndexMaxDim];
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint8_t* codes = key_codes + j * dim;
+    const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
+    for (std::size_t d = 0; d < dim; ++d) key[d] = (codes[d] & 0x80) != 0 ? -grid.magnitudes[codes[d] & 0x7F] : grid.magnitudes[codes[d]];
+    IndexHeadLanes lanes;
+    for (std::size_t h = 0; h < heads; ++h) {
+      std::int32_t dot = 0;
+      for (std::size_t d = 0; d < dim; ++d) dot += query.packed[((d / 4) * heads + h) * 4 + d % 4] * key[d];
+      const float term = static_cast<float>(std::max(dot, 0));  // exact: |dot| < 2^24
+      lanes.add(h, term, query.weights[h]);
+    }
+    scores[j] = lanes.sum() * key_scales[j];
+  }
+}
+
+IndexScoresInt8Fn best_index_scores_int8() {
+  static const IndexScoresInt8Fn best = [] {
+    const char* isa = std::getenv("DSV32_ISA");
+    const std::string_view wanted = isa != nullptr ? isa : "";
+    return wanted == "scalar" || wanted == "avx2" ? nullptr : index_scores_int8_avx512();
+  }();
+  return best;
+}
+
+IndexScoresInt8Fn index_scores_int8_for(Precision precision, IndexerProducts products, std::int64_t dim) {
+  if (precision != Precision::BF16 || products == IndexerProducts::Exact) return nullptr;
+  if (dim % 4 != 0 || dim > static_cast<std::int64_t>(kIndexMaxDim)) return nullptr;
+  const IndexScoresInt8Fn fast = dim % 64 == 0 ? best_index_scores_int8() : nullptr;
+  if (fast != nullptr) return fast;
+  return products == IndexerProducts::Int8 ? &index_scores_int8_scalar : nullptr;
+}
+
+}  // namespace dsv32

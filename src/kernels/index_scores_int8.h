@@ -1,0 +1,68 @@
+#pragma once
+// The lightning indexer's scores with int8 products, the bf16 mode's fast indexer: the FP8 e4m3
+// values of the query and the keys are mapped onto int8, so each head's dot product is one exact
+// integer sum, which AVX512-VNNI forms 64 products per instruction (vpdpbusd), twice the rate of
+// vdpbf16ps. Each query head gets its own grid, its largest magnitude at 127; the keys share the
+// grid of 448 (the largest value act_quant_ue8m0 writes; a key's largest lies in (224, 448]), so
+// they need no per-key search for their largest (a grid per key measured 0.97 % against 1.16 %
+// below, and the layer checks of tests/model/precision_test.cpp moved no further).
+// The mapping rounds (values under 1/16 of the grid's top keep fewer than e4m3's 4 significant
+// bits), so the scores are close to, not equal to, index_scores.h's exact ones: on Gaussian
+// inputs 1.2 % rms apart, where FP8 itself is 4.1 % from float32 (index_scores_int8_test.cpp).
+//
+//   score[j] = key_scale[j] · Σ_h w[h] · step(q_h) · step(448) · relu(Σ_d q8[h][d] · k8[j][d])
+//   q8[h][d] = round(q[h][d] / step(q_h)),  k8[j][d] = round(k[j][d] / step(448)),
+//   step(x) = (largest magnitude of x) / 127  (1 for a zero head)
+//
+// Summation order, fixed so the scalar reference gives the SIMD path's bits: each head's
+// integer sum is exact in any order; across heads, 16 lanes (head h in lane h % 16) summed in
+// head order, then the lanes in a fixed tree (as index_scores.h).
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/compute_context.h"
+#include "kernels/index_scores.h"
+
+namespace dsv32 {
+
+// A vector's grid, set by its largest magnitude code (the codes order as their magnitudes):
+// the int8 magnitudes of the codes 0..127 and the step. The NaN code 0x7F counts as 480.
+struct IndexInt8Grid {
+  std::int8_t magnitudes[128];
+  float step;
+};
+const IndexInt8Grid& index_int8_grid(std::uint8_t largest_code);
+constexpr std::uint8_t kIndexKeyGridCode = 0x7E;  // the keys' grid: 448
+// The largest magnitude code of n codes.
+std::uint8_t largest_magnitude_code(const std::uint8_t* codes, std::size_t n);
+
+// One query, packed by pack_index_query_int8: int8 values [dim / 4][padded_heads][4]; per head
+// 128 · Σ_d q8 (the kernel adds 128 to each key value to make it unsigned, and takes this back)
+// and the weight w · step(q_h) · step(448); padded heads are zero.
+struct IndexQueryInt8 {
+  const std::int8_t* packed;
+  const std::int32_t* offsets;
+  const float* weights;
+  std::size_t dim;           // a multiple of 4 (of 64 for the SIMD kernel), at most kIndexMaxDim
+  std::size_t padded_heads;  // a multiple of kIndexHeadChunk
+};
+
+// packed holds dim * index_padded_heads(heads) values; offsets and weights index_padded_heads(heads).
+void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weights, std::int64_t heads, std::int64_t dim,
+                           std::int8_t* packed, std::int32_t* offsets, float* weights);
+
+using IndexScoresInt8Fn = void (*)(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
+                                   float* scores);
+
+void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
+                              float* scores);
+IndexScoresInt8Fn index_scores_int8_avx512();  // nullptr without AVX512-VNNI and AVX512-VBMI
+// The SIMD kernel where the CPU has it (and DSV32_ISA does not cap it below avx512), else
+// nullptr: without VNNI int8 products are no faster than index_scores.h's exact ones.
+IndexScoresInt8Fn best_index_scores_int8();
+
+// The int8 kernel a run in this mode uses for index heads of `dim`, or nullptr where it scores
+// exactly (compute_context.h's IndexerProducts).
+IndexScoresInt8Fn index_scores_int8_for(Precision precision, IndexerProducts products, std::int64_t dim);
+
+}  // namespace dsv32
