@@ -175,6 +175,7 @@ struct Options {
   std::string model;
   Precision precision = Precision::BF16;
   IndexerProducts indexer_products = IndexerProducts::Auto;
+  NumaPlacement numa = NumaPlacement::Auto;
   std::int64_t prompt = 512, gen = 128, context = 0, concurrency = 1;
   unsigned threads = 0;
   bool json = false;
@@ -182,13 +183,13 @@ struct Options {
 };
 
 nlohmann::json run_bench(const Options& options) {
-  ComputeContext ctx(options.threads);
+  ComputeContext ctx(options.threads, best_vector_ops(), options.numa);
   ctx.set_precision(options.precision);
   ctx.set_indexer_products(options.indexer_products);
   const std::string dir = options.model.empty() ? ensure_default_model(ctx.pool()).string() : options.model;
   const auto load_start = std::chrono::steady_clock::now();
   const Checkpoint checkpoint(dir);
-  checkpoint.prefault(true);
+  const PagePlacement placement = checkpoint.prefault(true, ctx.numa_spread() ? &ctx.numa_topology() : nullptr);
   Model model(checkpoint, ctx);
   const double load_s = seconds_since(load_start);
   const std::size_t rss_after_load = current_rss_bytes();
@@ -274,6 +275,10 @@ nlohmann::json run_bench(const Options& options) {
       {"indexer_products", !model.config().has_indexer                                                                ? "none"
                            : index_scores_int8_for(ctx.precision(), ctx.indexer_products(), model.config().index_head_dim) ? "int8"
                                                                                                                             : "exact"},
+      {"numa_nodes", ctx.numa_topology().nodes().size()},
+      {"numa_placement", !ctx.numa_spread() ? (ctx.numa_topology().multi_node() ? "off" : "none (one node)")
+                                            : "threads spread, weights interleaved (" + std::to_string(placement.on_node) + " of " +
+                                                  std::to_string(placement.pages) + " pages on their node)"},
       {"prompt_tokens", options.prompt},
       {"gen_tokens", options.gen},
       {"context_tokens", N},
@@ -311,6 +316,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
   add_precision_option(cmd, options->precision);
   add_indexer_products_option(cmd, options->indexer_products);
+  add_numa_option(cmd, options->numa);
   cmd->add_flag("--json", options->json, "print one JSON object");
   cmd->add_flag("--profile", options->profile,
                 "also report the milliseconds of the prefill, and per decode step, in each part of the forward pass");

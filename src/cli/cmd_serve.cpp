@@ -126,6 +126,7 @@ void add_serve_command(CLI::App& app) {
   e.precision = Precision::BF16;
   add_precision_option(cmd, e.precision);
   add_indexer_products_option(cmd, e.indexer_products);
+  add_numa_option(cmd, e.numa);
   cmd->add_option("--kv-cache-tokens", e.kv_cache_tokens, "KV-cache budget in tokens")->capture_default_str();
   cmd->add_option("--kv-block-tokens", e.kv_block_tokens, "tokens per KV block")->capture_default_str();
   cmd->add_option("--max-batch-tokens", e.max_batch_tokens, "tokens per forward step")->capture_default_str();

@@ -1,5 +1,5 @@
 #pragma once
-// --precision for the commands that run the model: bf16 (batched products, attention and the
+// --precision (and the other compute options) for the commands that run the model: bf16 (batched products, attention and the
 // W_UK absorption in bf16: faster, checked layer by layer against the reference's own bf16
 // error) or f32 (the reference's float32 run).
 #include <CLI/CLI.hpp>
@@ -33,6 +33,16 @@ inline CLI::Option* add_indexer_products_option(CLI::App* cmd, IndexerProducts& 
           "how the bf16 mode scores the indexer's keys: int8 products (1.3 % from exact, twice the speed with AVX512-VNNI), exact "
           "FP8 products, or auto (int8 where the CPU has VNNI); default auto")
       ->check(CLI::IsMember({"auto", "exact", "int8"}));
+}
+
+// --numa: placement over NUMA nodes (compute_context.h); only a machine with several acts on it.
+inline CLI::Option* add_numa_option(CLI::App* cmd, NumaPlacement& numa) {
+  return cmd
+      ->add_option_function<std::string>(
+          "--numa", [&numa](const std::string& name) { numa = name == "off" ? NumaPlacement::Off : NumaPlacement::Auto; },
+          "with several NUMA nodes: auto spreads the threads over them and interleaves the weights' pages; off leaves both to the "
+          "OS (or numactl); default auto")
+      ->check(CLI::IsMember({"auto", "off"}));
 }
 
 }  // namespace dsv32::cli

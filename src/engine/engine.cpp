@@ -74,7 +74,7 @@ struct Engine::Impl {
 
   explicit Impl(const EngineOptions& opts)
       : options(opts),
-        ctx(opts.threads),
+        ctx(opts.threads, best_vector_ops(), opts.numa),
         checkpoint(opts.model_dir),
         model(checkpoint, ctx),
         tokenizer(opts.tokenizer ? *opts.tokenizer : find_tokenizer(opts.model_dir)),
@@ -84,6 +84,9 @@ struct Engine::Impl {
                   SchedulerLimits{.max_batch_tokens = opts.max_batch_tokens, .max_running = opts.max_running, .max_context = max_context}) {
     ctx.set_precision(opts.precision);
     ctx.set_indexer_products(opts.indexer_products);
+    // Several NUMA nodes: read the weights now, interleaved over them, rather than on first use
+    // by whichever thread (one node would then hold them all).
+    if (ctx.numa_spread()) checkpoint.prefault(false, &ctx.numa_topology());
     if (static_cast<std::int64_t>(tokenizer.id_count()) > model.config().vocab_size) {
       fail("{}: the tokenizer has {} ids but the model's vocabulary has {}", opts.model_dir.string(), tokenizer.id_count(),
            model.config().vocab_size);

@@ -28,6 +28,7 @@ struct EngineOptions {
   unsigned threads = 0;                  // 0: all cores
   Precision precision = Precision::F32;  // of the model's batched products (kernels/compute_context.h)
   IndexerProducts indexer_products = IndexerProducts::Auto;  // how the bf16 mode scores the indexer's keys
+  NumaPlacement numa = NumaPlacement::Auto;                  // threads and weights over NUMA nodes
   std::int64_t kv_cache_tokens = 65536;  // KV budget, in tokens (rounded up to whole blocks)
   std::int64_t kv_block_tokens = 64;
   std::int64_t max_batch_tokens = 2048;  // tokens per forward step (prefill chunks + decodes)

@@ -4,12 +4,15 @@
 // each buffer starting on a cache line.
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "kernels/onednn_gemm.h"
 #include "kernels/vector_ops.h"
 #include "util/aligned_vector.h"
+#include "util/numa.h"
 #include "util/thread_pool.h"
 
 namespace dsv32 {
@@ -32,13 +35,25 @@ enum class LargeProducts : std::uint8_t { Auto, Tile, Onednn };
 // products (Exact). The f32 mode always scores exactly.
 enum class IndexerProducts : std::uint8_t { Auto, Exact, Int8 };
 
+// NUMA placement (util/numa.h): on a machine with several memory nodes, Auto spreads the
+// pool's workers over the nodes and lets Checkpoint::prefault interleave the weights' pages
+// across them; Off leaves both to the OS (or to numactl). One node: nothing either way.
+enum class NumaPlacement : std::uint8_t { Auto, Off };
+
 class ComputeContext {
  public:
-  explicit ComputeContext(unsigned threads = 0, const VectorOps& ops = best_vector_ops())
-      : pool_(threads), ops_(ops), scratch_(pool_.size()), scratch_u16_(pool_.size()), index_scratch_(pool_.size()),
+  explicit ComputeContext(unsigned threads = 0, const VectorOps& ops = best_vector_ops(), NumaPlacement numa = NumaPlacement::Auto)
+      : topology_(NumaTopology::detect()),
+        numa_spread_(numa == NumaPlacement::Auto && topology_.multi_node()),
+        pool_(threads, numa_spread_ ? topology_.thread_cpus(threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads)
+                                    : std::vector<std::vector<int>>{}),
+        ops_(ops), scratch_(pool_.size()), scratch_u16_(pool_.size()), index_scratch_(pool_.size()),
         onednn_(pool_.size()) {}
 
   ThreadPool& pool() { return pool_; }
+  const NumaTopology& numa_topology() const { return topology_; }
+  // Whether this run spreads its threads and interleaves the weights over NUMA nodes.
+  bool numa_spread() const { return numa_spread_; }
   const VectorOps& ops() const { return ops_; }
   unsigned threads() { return pool_.size(); }
   Precision precision() const { return precision_; }
@@ -77,6 +92,8 @@ class ComputeContext {
   }
 
  private:
+  NumaTopology topology_;
+  bool numa_spread_;
   ThreadPool pool_;
   const VectorOps& ops_;
   Precision precision_ = Precision::F32;

@@ -11,6 +11,7 @@
 #include "kernels/weight.h"
 #include "model/config.h"
 #include "model/safetensors.h"
+#include "util/numa.h"
 
 namespace dsv32 {
 
@@ -33,8 +34,10 @@ class Checkpoint {
   // Tensors of the multi-token-prediction layer(s), recognised and left unused.
   const std::vector<std::string>& mtp_tensor_names() const { return mtp_tensors_; }
   std::size_t total_bytes() const;
-  // Reads every page once; shows progress on a terminal for large models.
-  void prefault(bool show_progress) const;
+  // Reads every page once; shows progress on a terminal for large models. With `interleave`
+  // (a machine with several NUMA nodes), the pages read in are interleaved over its nodes and
+  // those already resident are moved there; returns where the pages ended up.
+  PagePlacement prefault(bool show_progress, const NumaTopology* interleave = nullptr) const;
 
  private:
   void add_file(const std::filesystem::path& path);

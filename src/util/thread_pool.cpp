@@ -1,5 +1,7 @@
 #include "util/thread_pool.h"
 
+#include "util/numa.h"
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -23,9 +25,15 @@ void cpu_relax() {
 
 }  // namespace
 
-ThreadPool::ThreadPool(unsigned threads) {
+ThreadPool::ThreadPool(unsigned threads, const std::vector<std::vector<int>>& worker_cpus) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (unsigned i = 1; i < threads; ++i) {
+    std::vector<int> cpus = i < worker_cpus.size() ? worker_cpus[i] : std::vector<int>{};
+    workers_.emplace_back([this, i, cpus = std::move(cpus)] {
+      if (!cpus.empty()) pin_current_thread(cpus);  // refused (a cpuset without them): runs unpinned
+      worker_loop(i);
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

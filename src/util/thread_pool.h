@@ -24,7 +24,10 @@ class ThreadPool {
   // body(begin, end, thread_index)
   using RangeFn = std::function<void(std::size_t, std::size_t, unsigned)>;
 
-  explicit ThreadPool(unsigned threads = 0);  // 0: one per hardware thread
+  // threads 0: one per hardware thread. worker_cpus[i], where given and not empty, are the CPUs
+  // worker i (1 .. threads - 1) is pinned to (util/numa.h spreads them over NUMA nodes); the
+  // caller, thread 0, is left as it is.
+  explicit ThreadPool(unsigned threads = 0, const std::vector<std::vector<int>>& worker_cpus = {});
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

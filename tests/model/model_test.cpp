@@ -168,6 +168,20 @@ TEST(Checkpoint, MtpLayerIsKeptAside) {
   for (const auto& name : checkpoint.mtp_tensor_names()) EXPECT_EQ(name.rfind("model.layers.3.", 0), 0u) << name;
 }
 
+// NUMA interleaving of a checkpoint's pages, on a machine with one node: a topology that names
+// that node twice stands for two, so the whole path runs (every page ends on it).
+TEST(Checkpoint, PrefaultInterleavesPagesOverTheNodes) {
+  const Checkpoint checkpoint(fs::path(DSV32_SHARED_DIR) / "refdata" / "sparse");
+  const int node = NumaTopology::detect().nodes().front().id;
+  const NumaTopology twice({NumaNode{node, {0}}, NumaNode{node, {0}}});
+  const PagePlacement placement = checkpoint.prefault(false, &twice);
+  if (placement.failed == placement.pages) GTEST_SKIP() << "memory-policy system calls are not allowed here";
+  EXPECT_GT(placement.pages, 0u);
+  EXPECT_EQ(placement.on_node, placement.pages);  // all read in just now
+  const PagePlacement one_node = checkpoint.prefault(false, nullptr);
+  EXPECT_EQ(one_node.pages, 0u);  // nothing placed without a topology of several nodes
+}
+
 // dense-short never prunes (S < index_topk), so as deepseek_v3 (no indexer) it must give the
 // reference's logits too.
 // The dense-short case's weights under a deepseek_v3 config (no indexer: every causal key).
