@@ -14,7 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
-#include "cli/precision_option.h"
+#include "cli/compute_options.h"
 #include "kernels/index_scores_int8.h"
 #include "engine/sampler.h"
 #include "kernels/linear.h"
@@ -182,6 +182,16 @@ struct Options {
   bool profile = false;
 };
 
+// What the NUMA placement did (util/numa.h).
+std::string numa_report(const ComputeContext& ctx, const PagePlacement& placement) {
+  const NumaTopology& topology = ctx.numa_topology();
+  if (!topology.multi_node()) return "none (one node)";
+  if (topology.user_memory_policy()) return "none (the process's own memory policy)";
+  if (!ctx.numa_spread()) return "off";
+  return "threads spread, weights interleaved in 2 MiB stripes (" + std::to_string(placement.on_node) + " cached pages moved, " +
+         std::to_string(placement.failed) + " not movable)";
+}
+
 nlohmann::json run_bench(const Options& options) {
   ComputeContext ctx(options.threads, best_vector_ops(), options.numa);
   ctx.set_precision(options.precision);
@@ -273,12 +283,11 @@ nlohmann::json run_bench(const Options& options) {
       {"isa", ctx.ops().name},
       {"precision", bf16_products(ctx) ? "bf16" : "f32"},  // what ran: bf16 needs AVX512-BF16 and -VBMI
       {"indexer_products", !model.config().has_indexer                                                                ? "none"
-                           : index_scores_int8_for(ctx.precision(), ctx.indexer_products(), model.config().index_head_dim) ? "int8"
-                                                                                                                            : "exact"},
+                           : index_scores_int8_for(ctx.precision(), ctx.indexer_products(), model.config().index_head_dim)
+                               ? "int8"
+                               : "exact"},
       {"numa_nodes", ctx.numa_topology().nodes().size()},
-      {"numa_placement", !ctx.numa_spread() ? (ctx.numa_topology().multi_node() ? "off" : "none (one node)")
-                                            : "threads spread, weights interleaved (" + std::to_string(placement.on_node) + " of " +
-                                                  std::to_string(placement.pages) + " pages on their node)"},
+      {"numa_placement", numa_report(ctx, placement)},
       {"prompt_tokens", options.prompt},
       {"gen_tokens", options.gen},
       {"context_tokens", N},

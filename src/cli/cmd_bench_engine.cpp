@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
-#include "cli/precision_option.h"
+#include "cli/compute_options.h"
 #include "engine/engine.h"
 #include "kernels/linear.h"
 #include "model/config.h"

@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/precision_option.h"
+#include "cli/compute_options.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
 #include "model/safetensors_writer.h"

@@ -14,7 +14,7 @@
 #include "chat/request.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
-#include "cli/precision_option.h"
+#include "cli/compute_options.h"
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"

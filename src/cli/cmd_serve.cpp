@@ -11,7 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
-#include "cli/precision_option.h"
+#include "cli/compute_options.h"
 #include "server/engine_backend.h"
 #include "server/scripted_backend.h"
 #include "server/server.h"

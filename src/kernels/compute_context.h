@@ -30,21 +30,22 @@ enum class Precision : std::uint8_t { F32, BF16 };
 enum class LargeProducts : std::uint8_t { Auto, Tile, Onednn };
 
 // How the bf16 mode scores the indexer's keys: with int8 products (kernels/index_scores_int8.h:
-// twice vdpbf16ps's rate with AVX512-VNNI, scores 1.3 % rms from the exact ones) where the CPU
-// has VNNI (Auto), always (Int8; the scalar reference without VNNI), or with the exact FP8
-// products (Exact). The f32 mode always scores exactly.
+// twice vdpbf16ps's rate with AVX512-VNNI, scores 1.2 % rms from the exact ones) where the bf16
+// products run and the CPU has VNNI and VBMI (Auto), always (Int8; the scalar reference without
+// them), or with the exact FP8 products (Exact). The f32 mode always scores exactly.
 enum class IndexerProducts : std::uint8_t { Auto, Exact, Int8 };
 
 // NUMA placement (util/numa.h): on a machine with several memory nodes, Auto spreads the
 // pool's workers over the nodes and lets Checkpoint::prefault interleave the weights' pages
-// across them; Off leaves both to the OS (or to numactl). One node: nothing either way.
+// across them, unless the process runs under a memory policy of its own (numactl); Off leaves
+// both to the OS. One node (or one allowed): nothing either way.
 enum class NumaPlacement : std::uint8_t { Auto, Off };
 
 class ComputeContext {
  public:
   explicit ComputeContext(unsigned threads = 0, const VectorOps& ops = best_vector_ops(), NumaPlacement numa = NumaPlacement::Auto)
       : topology_(NumaTopology::detect()),
-        numa_spread_(numa == NumaPlacement::Auto && topology_.multi_node()),
+        numa_spread_(numa == NumaPlacement::Auto && topology_.multi_node() && !topology_.user_memory_policy()),
         pool_(threads, numa_spread_ ? topology_.thread_cpus(threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads)
                                     : std::vector<std::vector<int>>{}),
         ops_(ops), scratch_(pool_.size()), scratch_u16_(pool_.size()), index_scratch_(pool_.size()),

@@ -31,9 +31,6 @@ std::int64_t index_padded_heads(std::int64_t heads);
 void pack_index_query(const std::uint8_t* q_codes, const float* head_weights, std::int64_t heads, std::int64_t dim,
                       std::uint16_t* packed, float* padded_weights);
 
-// Scores of n keys stored contiguously (dim codes each, one scale each). The SIMD kernels read
-// the NaN codes 0x7F/0xFF as ±480 (the reference as NaN); the caches never hold them, since
-// f32_to_e4m3 saturates every finite value.
 // The scalar references' sum over heads, in the SIMD kernels' order: head h's weighted term
 // into lane h % 16, in head order, then the 16 lanes as a tree (halves of 8, 4, 2, 1).
 class IndexHeadLanes {
@@ -53,6 +50,9 @@ class IndexHeadLanes {
   float lanes_[16] = {};
 };
 
+// Scores of n keys stored contiguously (dim codes each, one scale each). The SIMD kernels read
+// the NaN codes 0x7F/0xFF as ±480 (the reference as NaN); the caches never hold them, since
+// f32_to_e4m3 saturates every finite value.
 using IndexScoresFn = void (*)(const IndexQuery& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
                                float* scores);
 

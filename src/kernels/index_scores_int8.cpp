@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "kernels/linear.h"
 #include "kernels/number_formats.h"
 
 namespace dsv32 {
@@ -46,11 +47,11 @@ void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weight
                            std::int8_t* packed, std::int32_t* offsets, float* weights) {
   const std::int64_t padded = index_padded_heads(heads);
   for (std::int64_t h = 0; h < padded; ++h) {
-    const std::uint8_t* head = q_codes + h * dim;
-    const IndexInt8Grid& grid = index_int8_grid(h < heads ? largest_magnitude_code(head, static_cast<std::size_t>(dim)) : 0);
+    const std::uint8_t* head = h < heads ? q_codes + h * dim : nullptr;  // padded heads: zeros
+    const IndexInt8Grid& grid = index_int8_grid(head != nullptr ? largest_magnitude_code(head, static_cast<std::size_t>(dim)) : 0);
     std::int32_t sum = 0;
     for (std::int64_t d = 0; d < dim; ++d) {
-      const std::uint8_t code = h < heads ? head[d] : 0;
+      const std::uint8_t code = head != nullptr ? head[d] : 0;
       const auto value = static_cast<std::int8_t>((code & 0x80) != 0 ? -grid.magnitudes[code & 0x7F] : grid.magnitudes[code]);
       packed[((d / 4) * padded + h) * 4 + d % 4] = value;
       sum += value;
@@ -92,8 +93,10 @@ IndexScoresInt8Fn index_scores_int8_for(Precision precision, IndexerProducts pro
   if (precision != Precision::BF16 || products == IndexerProducts::Exact) return nullptr;
   if (dim % 4 != 0 || dim > static_cast<std::int64_t>(kIndexMaxDim)) return nullptr;
   const IndexScoresInt8Fn fast = dim % 64 == 0 ? best_index_scores_int8() : nullptr;
-  if (fast != nullptr) return fast;
-  return products == IndexerProducts::Int8 ? &index_scores_int8_scalar : nullptr;
+  if (products == IndexerProducts::Int8) return fast != nullptr ? fast : &index_scores_int8_scalar;
+  // Auto: only where the bf16 mode really runs (its products need AVX512-BF16; without them it
+  // is the float32 run, exact throughout) and VNNI makes int8 faster.
+  return bf16_products(precision) ? fast : nullptr;
 }
 
 }  // namespace dsv32

@@ -56,13 +56,14 @@ using IndexScoresInt8Fn = void (*)(const IndexQueryInt8& query, const std::uint8
 
 void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
                               float* scores);
-IndexScoresInt8Fn index_scores_int8_avx512();  // nullptr without AVX512-VNNI and AVX512-VBMI
+IndexScoresInt8Fn index_scores_int8_avx512();  // nullptr without AVX512-VNNI, -VBMI, -BW, -VL
 // The SIMD kernel where the CPU has it (and DSV32_ISA does not cap it below avx512), else
 // nullptr: without VNNI int8 products are no faster than index_scores.h's exact ones.
 IndexScoresInt8Fn best_index_scores_int8();
 
 // The int8 kernel a run in this mode uses for index heads of `dim`, or nullptr where it scores
-// exactly (compute_context.h's IndexerProducts).
+// exactly (compute_context.h's IndexerProducts: Auto takes int8 where the bf16 mode's products
+// run and the CPU has AVX512-VNNI and -VBMI; Int8 whenever bf16 is asked for).
 IndexScoresInt8Fn index_scores_int8_for(Precision precision, IndexerProducts products, std::int64_t dim);
 
 }  // namespace dsv32

@@ -145,25 +145,30 @@ std::size_t Checkpoint::total_bytes() const {
 PagePlacement Checkpoint::prefault(bool show_progress, const NumaTopology* interleave) const {
   const bool tty = show_progress && ::isatty(STDERR_FILENO) == 1;
   const std::size_t total = total_bytes();
-  const std::vector<int> nodes = interleave != nullptr && interleave->multi_node() ? interleave->node_ids() : std::vector<int>{};
+  const bool place = interleave != nullptr && interleave->multi_node() && !interleave->user_memory_policy();
+  const std::vector<int> nodes = place ? interleave->node_ids() : std::vector<int>{};
   PagePlacement placement;
   std::size_t before = 0;
   for (const auto& file : files_) {
-    {
-      const ScopedInterleave spread(nodes);  // pages not yet in the page cache land interleaved
-      file->mapped().prefault([&](std::size_t done, std::size_t) {
-        if (tty) std::fprintf(stderr, "\rloading %s: %5.1f%% of %.2f GB", dir_.filename().c_str(),
-                              100.0 * static_cast<double>(before + done) / static_cast<double>(total), static_cast<double>(total) / 1e9);
-      });
+    const MappedFile& mapped = file->mapped();
+    const auto progress = [&](std::size_t done) {
+      if (tty) std::fprintf(stderr, "\rloading %s: %5.1f%% of %.2f GB", dir_.filename().c_str(),
+                            100.0 * static_cast<double>(before + done) / static_cast<double>(total), static_cast<double>(total) / 1e9);
+    };
+    if (nodes.empty()) {
+      mapped.prefault([&](std::size_t done, std::size_t) { progress(done); });
+    } else {
+      // Each stripe read in on its node; the pages the page cache held already are moved after.
+      const std::vector<bool> cached = resident_pages(mapped.bytes().data(), mapped.size());
+      for (std::size_t begin = 0; begin < mapped.size(); begin += kInterleaveStripeBytes) {
+        const ScopedPreferredNode on(interleave_node(begin, nodes));
+        mapped.touch(begin, begin + kInterleaveStripeBytes);
+        if ((begin / kInterleaveStripeBytes) % 32 == 31) progress(begin + kInterleaveStripeBytes);
+      }
+      progress(mapped.size());
+      placement += interleave_pages(mapped.bytes().data(), mapped.size(), nodes, &cached);
     }
-    if (!nodes.empty()) {  // and those that were cached already are moved
-      const PagePlacement file_placement = interleave_pages(file->mapped().bytes().data(), file->mapped().size(), nodes);
-      placement.pages += file_placement.pages;
-      placement.on_node += file_placement.on_node;
-      placement.absent += file_placement.absent;
-      placement.failed += file_placement.failed;
-    }
-    before += file->mapped().size();
+    before += mapped.size();
   }
   if (tty) std::fprintf(stderr, "\n");
   return placement;

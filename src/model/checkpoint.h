@@ -35,8 +35,9 @@ class Checkpoint {
   const std::vector<std::string>& mtp_tensor_names() const { return mtp_tensors_; }
   std::size_t total_bytes() const;
   // Reads every page once; shows progress on a terminal for large models. With `interleave`
-  // (a machine with several NUMA nodes), the pages read in are interleaved over its nodes and
-  // those already resident are moved there; returns where the pages ended up.
+  // (several NUMA nodes, no memory policy of the user's), each file's 2 MiB stripes are read in
+  // on the nodes in turn and the pages the page cache held already are moved to their stripe's
+  // node (util/numa.h); returns what was moved.
   PagePlacement prefault(bool show_progress, const NumaTopology* interleave = nullptr) const;
 
  private:

@@ -22,12 +22,16 @@ class MappedFile {
   template <typename Progress>
   void prefault(Progress&& progress) const {
     constexpr std::size_t chunk = 64u << 20;
-    volatile std::uint8_t sink = 0;
     for (std::size_t begin = 0; begin < size_; begin += chunk) {
       const std::size_t end = std::min(size_, begin + chunk);
-      for (std::size_t i = begin; i < end; i += 4096) sink = sink + data_[i];
+      touch(begin, end);
       progress(end, size_);
     }
+  }
+  // Reads one byte of every page of [begin, end).
+  void touch(std::size_t begin, std::size_t end) const {
+    volatile std::uint8_t sink = 0;
+    for (std::size_t i = begin; i < std::min(end, size_); i += 4096) sink = sink + data_[i];
   }
 
  private:

@@ -4,6 +4,7 @@
 #include <numaif.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,45 +15,65 @@
 namespace dsv32 {
 namespace {
 
+constexpr std::size_t kMaskWordBits = 8 * sizeof(unsigned long);
+
 std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
 
-// The page-aligned addresses of the range's pages.
-std::vector<void*> pages_of(const void* data, std::size_t bytes) {
-  const std::size_t page = page_size();
-  const auto begin = reinterpret_cast<std::uintptr_t>(data) / page * page;
-  const auto end = reinterpret_cast<std::uintptr_t>(data) + bytes;
-  std::vector<void*> pages;
-  for (std::uintptr_t at = begin; at < end; at += page) pages.push_back(reinterpret_cast<void*>(at));
-  return pages;
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) {
+    for (unsigned cpu = 0; cpu < std::max(1u, std::thread::hardware_concurrency()); ++cpu) cpus.push_back(static_cast<int>(cpu));
+  }
+  return cpus;
+}
+
+// A node mask for the memory-policy calls, with its size in the `maxnode` they expect (the
+// kernel reads maxnode - 1 bits).
+struct NodeMask {
+  std::vector<unsigned long> words;
+  unsigned long maxnode() const { return static_cast<unsigned long>(words.size() * kMaskWordBits + 1); }
+};
+
+NodeMask node_mask_for_policy_calls() {
+  const auto bits = static_cast<std::size_t>(::numa_max_possible_node() + 1);
+  return NodeMask{std::vector<unsigned long>((bits + kMaskWordBits - 1) / kMaskWordBits, 0)};
 }
 
 constexpr std::size_t kMovePagesBatch = 1 << 16;  // pages per move_pages call
 
 }  // namespace
 
-NumaTopology::NumaTopology(std::vector<NumaNode> nodes) : nodes_(std::move(nodes)) {}
+NumaTopology::NumaTopology(std::vector<NumaNode> nodes, bool user_memory_policy)
+    : nodes_(std::move(nodes)), user_memory_policy_(user_memory_policy) {}
 
 NumaTopology NumaTopology::detect() {
+  const std::vector<int> cpus_allowed = allowed_cpus();
   std::vector<NumaNode> nodes;
+  bool user_policy = false;
   if (::numa_available() >= 0) {
+    int mode = MPOL_DEFAULT;
+    user_policy = ::get_mempolicy(&mode, nullptr, 0, nullptr, 0) == 0 && mode != MPOL_DEFAULT;
+    struct bitmask* mems = ::numa_get_mems_allowed();
     struct bitmask* cpus = ::numa_allocate_cpumask();
     for (int node = 0; node <= ::numa_max_node(); ++node) {
-      long long free_bytes = 0;
-      if (::numa_node_size64(node, &free_bytes) <= 0 || ::numa_node_to_cpus(node, cpus) != 0) continue;
+      if (::numa_bitmask_isbitset(mems, static_cast<unsigned>(node)) == 0 || ::numa_node_to_cpus(node, cpus) != 0) continue;
       NumaNode entry{node, {}};
-      for (unsigned cpu = 0; cpu < cpus->size; ++cpu) {
-        if (::numa_bitmask_isbitset(cpus, cpu) != 0) entry.cpus.push_back(static_cast<int>(cpu));
+      for (const int cpu : cpus_allowed) {
+        if (::numa_bitmask_isbitset(cpus, static_cast<unsigned>(cpu)) != 0) entry.cpus.push_back(cpu);
       }
       if (!entry.cpus.empty()) nodes.push_back(std::move(entry));
     }
     ::numa_free_cpumask(cpus);
+    ::numa_bitmask_free(mems);
   }
-  if (nodes.empty()) {  // no NUMA support: one node, every CPU
-    NumaNode all{0, {}};
-    for (unsigned cpu = 0; cpu < std::max(1u, std::thread::hardware_concurrency()); ++cpu) all.cpus.push_back(static_cast<int>(cpu));
-    nodes.push_back(std::move(all));
-  }
-  return NumaTopology(std::move(nodes));
+  if (nodes.empty()) nodes.push_back(NumaNode{0, cpus_allowed});  // no NUMA support: one node
+  return NumaTopology(std::move(nodes), user_policy);
 }
 
 std::vector<int> NumaTopology::node_ids() const {
@@ -63,59 +84,93 @@ std::vector<int> NumaTopology::node_ids() const {
 
 std::vector<std::vector<int>> NumaTopology::thread_cpus(unsigned threads) const {
   std::vector<std::vector<int>> cpus(threads);
-  for (unsigned i = 0; i < threads; ++i) cpus[i] = nodes_[i % nodes_.size()].cpus;
+  for (unsigned i = 0; i < threads && !nodes_.empty(); ++i) cpus[i] = nodes_[i % nodes_.size()].cpus;
   return cpus;
 }
 
-ScopedInterleave::ScopedInterleave(const std::vector<int>& nodes) {
-  if (nodes.empty() || ::numa_available() < 0) return;
-  const auto bits = static_cast<unsigned long>(::numa_max_possible_node() + 1);
-  const std::size_t words = (bits + 8 * sizeof(unsigned long) - 1) / (8 * sizeof(unsigned long));
-  previous_mask_.assign(words, 0);
-  if (::get_mempolicy(&previous_mode_, previous_mask_.data(), bits, nullptr, 0) != 0) return;
-  std::vector<unsigned long> mask(words, 0);
-  for (const int node : nodes) mask[static_cast<std::size_t>(node) / (8 * sizeof(unsigned long))] |= 1UL << (node % (8 * sizeof(unsigned long)));
-  active_ = ::set_mempolicy(MPOL_INTERLEAVE, mask.data(), bits) == 0;
+ScopedPreferredNode::ScopedPreferredNode(int node) {
+  if (node < 0 || ::numa_available() < 0) return;
+  NodeMask previous = node_mask_for_policy_calls();
+  if (::get_mempolicy(&previous_mode_, previous.words.data(), previous.maxnode(), nullptr, 0) != 0) return;
+  previous_mask_ = std::move(previous.words);
+  NodeMask wanted = node_mask_for_policy_calls();
+  if (static_cast<std::size_t>(node) >= wanted.words.size() * kMaskWordBits) return;
+  wanted.words[static_cast<std::size_t>(node) / kMaskWordBits] |= 1UL << (static_cast<std::size_t>(node) % kMaskWordBits);
+  active_ = ::set_mempolicy(MPOL_PREFERRED, wanted.words.data(), wanted.maxnode()) == 0;
 }
 
-ScopedInterleave::~ScopedInterleave() {
+ScopedPreferredNode::~ScopedPreferredNode() {
   if (!active_) return;
-  const bool no_nodes = previous_mode_ == MPOL_DEFAULT || previous_mode_ == MPOL_LOCAL;
-  ::set_mempolicy(previous_mode_, no_nodes ? nullptr : previous_mask_.data(),
-                  no_nodes ? 0 : static_cast<unsigned long>(previous_mask_.size() * 8 * sizeof(unsigned long)));
+  if (previous_mode_ == MPOL_DEFAULT || previous_mode_ == MPOL_LOCAL) {
+    ::set_mempolicy(previous_mode_, nullptr, 0);
+  } else {
+    const NodeMask previous{previous_mask_};
+    ::set_mempolicy(previous_mode_, previous.words.data(), previous.maxnode());
+  }
 }
 
-PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::vector<int>& nodes) {
+PagePlacement& PagePlacement::operator+=(const PagePlacement& other) {
+  pages += other.pages;
+  on_node += other.on_node;
+  absent += other.absent;
+  failed += other.failed;
+  return *this;
+}
+
+std::vector<bool> resident_pages(const void* data, std::size_t bytes) {
+  const std::size_t page = page_size(), count = (bytes + page - 1) / page;
+  std::vector<unsigned char> status(count);
+  std::vector<bool> resident(count, false);
+  if (count == 0 || ::mincore(const_cast<void*>(data), bytes, status.data()) != 0) return resident;
+  for (std::size_t i = 0; i < count; ++i) resident[i] = (status[i] & 1) != 0;
+  return resident;
+}
+
+PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::vector<int>& nodes, const std::vector<bool>* only) {
   PagePlacement placement;
   if (nodes.empty() || bytes == 0) return placement;
-  std::vector<void*> pages = pages_of(data, bytes);
-  placement.pages = pages.size();
-  std::vector<int> targets(std::min(pages.size(), kMovePagesBatch)), status(targets.size());
-  for (std::size_t first = 0; first < pages.size(); first += kMovePagesBatch) {
-    const std::size_t count = std::min(kMovePagesBatch, pages.size() - first);
-    for (std::size_t i = 0; i < count; ++i) targets[i] = nodes[(first + i) % nodes.size()];
-    if (::move_pages(0, count, pages.data() + first, targets.data(), status.data(), MPOL_MF_MOVE) < 0) {
-      placement.failed += count;
-      continue;
-    }
-    for (std::size_t i = 0; i < count; ++i) {
-      if (status[i] == targets[i]) {
-        ++placement.on_node;
-      } else if (status[i] == -ENOENT) {
-        ++placement.absent;
-      } else {
-        ++placement.failed;
+  const std::size_t page = page_size(), count = (bytes + page - 1) / page;
+  const auto base = reinterpret_cast<std::uintptr_t>(data);
+  std::vector<void*> pages;
+  std::vector<int> targets;
+  std::vector<int> status;
+  const auto flush = [&] {
+    if (pages.empty()) return;
+    status.assign(pages.size(), 0);
+    if (::move_pages(0, pages.size(), pages.data(), targets.data(), status.data(), MPOL_MF_MOVE) < 0) {
+      placement.failed += pages.size();
+    } else {
+      for (std::size_t i = 0; i < pages.size(); ++i) {
+        if (status[i] == targets[i]) {
+          ++placement.on_node;
+        } else if (status[i] == -ENOENT) {
+          ++placement.absent;
+        } else {
+          ++placement.failed;
+        }
       }
     }
+    pages.clear();
+    targets.clear();
+  };
+  for (std::size_t i = 0; i < count; ++i) {
+    if (only != nullptr && (i >= only->size() || !(*only)[i])) continue;
+    ++placement.pages;
+    pages.push_back(reinterpret_cast<void*>(base + i * page));
+    targets.push_back(interleave_node(i * page, nodes));
+    if (pages.size() == kMovePagesBatch) flush();
   }
+  flush();
   return placement;
 }
 
 std::vector<std::size_t> pages_per_node(const void* data, std::size_t bytes) {
-  std::vector<void*> pages = pages_of(data, bytes);
-  std::vector<int> status(pages.size());
+  const std::size_t page = page_size(), count = (bytes + page - 1) / page;
+  std::vector<void*> pages(count);
+  for (std::size_t i = 0; i < count; ++i) pages[i] = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(data) / page * page + i * page);
+  std::vector<int> status(count);
   std::vector<std::size_t> counts;
-  if (pages.empty() || ::move_pages(0, pages.size(), pages.data(), nullptr, status.data(), 0) < 0) return counts;
+  if (count == 0 || ::move_pages(0, count, pages.data(), nullptr, status.data(), 0) < 0) return counts;
   for (const int node : status) {
     if (node < 0) continue;
     if (counts.size() <= static_cast<std::size_t>(node)) counts.resize(static_cast<std::size_t>(node) + 1, 0);

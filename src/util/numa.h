@@ -1,10 +1,11 @@
 #pragma once
 // NUMA placement (libnuma): on a machine with several memory nodes, the pool's workers are
-// spread over the nodes and the weights' pages interleaved across them, so that every node's
-// memory controller streams its share of a decoded token's weights (one node serves them all
-// otherwise, at a fraction of the machine's bandwidth). Interleaving, not row ownership: the
-// pool's chunks are claimed dynamically (util/thread_pool.h), so no row has a fixed thread.
-// On one node (or without NUMA support) nothing is placed.
+// spread over the nodes and the weights' pages interleaved across them in 2 MiB stripes, so
+// that every node's memory controller streams its share of a decoded token's weights (one node
+// serves them all otherwise, at a fraction of the machine's bandwidth). Interleaving, not row
+// ownership: the pool's chunks are claimed dynamically (util/thread_pool.h), so no row has a
+// fixed thread. Only the CPUs and memory nodes this process may use count, and a memory policy
+// the user already set (numactl --membind, --interleave, ...) is left alone.
 #include <cstddef>
 #include <vector>
 
@@ -17,13 +18,16 @@ struct NumaNode {
 
 class NumaTopology {
  public:
-  // The nodes that have memory and CPUs, from libnuma; one node with every CPU where the kernel
+  // The memory nodes this process may allocate on, each with the CPUs of it this process may run
+  // on (nodes without such CPUs are left out); one node with every allowed CPU where the kernel
   // has no NUMA support.
   static NumaTopology detect();
-  explicit NumaTopology(std::vector<NumaNode> nodes);
+  explicit NumaTopology(std::vector<NumaNode> nodes, bool user_memory_policy = false);
 
   const std::vector<NumaNode>& nodes() const { return nodes_; }
   bool multi_node() const { return nodes_.size() > 1; }
+  // Whether the process started under a memory policy of its own (then nothing is placed).
+  bool user_memory_policy() const { return user_memory_policy_; }
   std::vector<int> node_ids() const;
   // The CPUs each of a pool's `threads` threads may run on: thread i on node i % nodes, so the
   // threads are spread evenly (thread 0, the caller, is not pinned by the pool).
@@ -31,16 +35,26 @@ class NumaTopology {
 
  private:
   std::vector<NumaNode> nodes_;
+  bool user_memory_policy_ = false;
 };
 
+// Bytes of a mapping placed on one node before the next: large enough for the page cache's
+// large folios and for few policy changes, small enough to spread any tensor.
+constexpr std::size_t kInterleaveStripeBytes = std::size_t{2} << 20;
+
+// The node that offset `offset` of an interleaved range belongs on.
+inline int interleave_node(std::size_t offset, const std::vector<int>& nodes) {
+  return nodes[(offset / kInterleaveStripeBytes) % nodes.size()];
+}
+
 // While alive, the pages this thread allocates (a file's page cache it faults in included) are
-// interleaved over `nodes` (set_mempolicy); the thread's previous policy comes back after.
-class ScopedInterleave {
+// taken from `node` first (MPOL_PREFERRED); the thread's previous policy comes back after.
+class ScopedPreferredNode {
  public:
-  explicit ScopedInterleave(const std::vector<int>& nodes);
-  ~ScopedInterleave();
-  ScopedInterleave(const ScopedInterleave&) = delete;
-  ScopedInterleave& operator=(const ScopedInterleave&) = delete;
+  explicit ScopedPreferredNode(int node);
+  ~ScopedPreferredNode();
+  ScopedPreferredNode(const ScopedPreferredNode&) = delete;
+  ScopedPreferredNode& operator=(const ScopedPreferredNode&) = delete;
   bool active() const { return active_; }
 
  private:
@@ -50,15 +64,20 @@ class ScopedInterleave {
 };
 
 struct PagePlacement {
-  std::size_t pages = 0;    // pages in the range
+  std::size_t pages = 0;    // pages asked for
   std::size_t on_node = 0;  // resident on their target node once done
-  std::size_t absent = 0;   // not resident (they follow the faulting thread's policy later)
+  std::size_t absent = 0;   // not resident (placed by whoever faults them in later)
   std::size_t failed = 0;   // resident but not movable (e.g. mapped by another process too)
+  PagePlacement& operator+=(const PagePlacement& other);
 };
 
-// Moves the resident pages of [data, data + bytes) so that page i lies on nodes[i % nodes.size()]
-// (move_pages); returns where they ended up.
-PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::vector<int>& nodes);
+// Which pages of [data, data + bytes) (page-aligned data) are resident now (mincore).
+std::vector<bool> resident_pages(const void* data, std::size_t bytes);
+
+// Moves the pages of [data, data + bytes) (page-aligned data) to interleave_node(their offset):
+// all of them, or those marked in `only` (indexed by page); returns where they ended up.
+PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::vector<int>& nodes,
+                               const std::vector<bool>* only = nullptr);
 
 // How many resident pages of the range lie on each node id (index: node id); for tests and reports.
 std::vector<std::size_t> pages_per_node(const void* data, std::size_t bytes);

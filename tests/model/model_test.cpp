@@ -169,17 +169,19 @@ TEST(Checkpoint, MtpLayerIsKeptAside) {
 }
 
 // NUMA interleaving of a checkpoint's pages, on a machine with one node: a topology that names
-// that node twice stands for two, so the whole path runs (every page ends on it).
+// that node twice stands for two, so the whole path runs (the cached pages moved, all on it).
 TEST(Checkpoint, PrefaultInterleavesPagesOverTheNodes) {
   const Checkpoint checkpoint(fs::path(DSV32_SHARED_DIR) / "refdata" / "sparse");
+  checkpoint.prefault(false);  // every page cached: all of them are to be moved
   const int node = NumaTopology::detect().nodes().front().id;
   const NumaTopology twice({NumaNode{node, {0}}, NumaNode{node, {0}}});
   const PagePlacement placement = checkpoint.prefault(false, &twice);
   if (placement.failed == placement.pages) GTEST_SKIP() << "memory-policy system calls are not allowed here";
   EXPECT_GT(placement.pages, 0u);
-  EXPECT_EQ(placement.on_node, placement.pages);  // all read in just now
-  const PagePlacement one_node = checkpoint.prefault(false, nullptr);
-  EXPECT_EQ(one_node.pages, 0u);  // nothing placed without a topology of several nodes
+  EXPECT_EQ(placement.on_node, placement.pages);
+  const NumaTopology user_policy({NumaNode{node, {0}}, NumaNode{node, {0}}}, true);
+  EXPECT_EQ(checkpoint.prefault(false, &user_policy).pages, 0u);  // the user's policy stands
+  EXPECT_EQ(checkpoint.prefault(false, nullptr).pages, 0u);       // nothing placed on one node
 }
 
 // dense-short never prunes (S < index_topk), so as deepseek_v3 (no indexer) it must give the

@@ -141,7 +141,6 @@ void expect_bf16_layers_match(const std::string& name, Rows feed, LargeProducts 
 
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithTeacherForcing) { expect_bf16_layers_match(GetParam(), Rows::All); }
 
-// The same with the products of 32 rows and more through oneDNN (what CPUs with AMX run).
 // The indexer's two ways of scoring in the bf16 mode (kernels/index_scores_int8.h); Auto above
 // takes int8 where the CPU has AVX512-VNNI, so both run on every CPU through these.
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithExactIndexer) {
@@ -151,6 +150,7 @@ TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithInt8Indexer) {
   expect_bf16_layers_match(GetParam(), Rows::All, LargeProducts::Auto, IndexerProducts::Int8);
 }
 
+// The same with the products of 32 rows and more through oneDNN (what CPUs with AMX run).
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceThroughOnednn) {
   if (!bf16_products(Precision::BF16)) GTEST_SKIP() << "the bf16 mode runs float32 products without AVX512-BF16";
   expect_bf16_layers_match(GetParam(), Rows::All, LargeProducts::Onednn);

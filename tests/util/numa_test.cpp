@@ -1,6 +1,6 @@
 // NUMA placement (util/numa.h). A machine with one node (CI's, this project's) exercises the
-// real calls with that node as the only target; the spreading over several nodes is checked on a
-// described topology.
+// real calls with that node as the only target; the spreading over several nodes is checked on
+// described topologies and stripe arithmetic.
 #include <gtest/gtest.h>
 
 #include <numaif.h>
@@ -79,46 +79,66 @@ TEST(NumaTest, PoolPinsItsWorkers) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
-TEST(NumaTest, InterleavesResidentPagesOverTheGivenNodes) {
+TEST(NumaTest, StripesGoToTheNodesInTurn) {
+  const std::vector<int> nodes = {3, 5};
+  EXPECT_EQ(interleave_node(0, nodes), 3);
+  EXPECT_EQ(interleave_node(kInterleaveStripeBytes - 1, nodes), 3);
+  EXPECT_EQ(interleave_node(kInterleaveStripeBytes, nodes), 5);
+  EXPECT_EQ(interleave_node(2 * kInterleaveStripeBytes + 7, nodes), 3);
+  EXPECT_TRUE(NumaTopology({}).thread_cpus(3) == std::vector<std::vector<int>>(3));  // no nodes: nobody pinned
+}
+
+// A mapping's resident pages, all or some, moved to their stripe's node; absent pages counted.
+TEST(NumaTest, MovesResidentPagesToTheirStripesNode) {
   if (!memory_policy_calls_allowed()) GTEST_SKIP() << "memory-policy system calls are not allowed here";
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   constexpr std::size_t kPages = 64;
   void* data = mmap(nullptr, kPages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(data, MAP_FAILED);
   std::memset(data, 1, (kPages - 8) * page);  // the last 8 pages never touched
+  const std::vector<bool> resident = resident_pages(data, kPages * page);
+  ASSERT_EQ(resident.size(), kPages);
+  EXPECT_EQ(std::count(resident.begin(), resident.end(), true), static_cast<long>(kPages - 8));
   const int node = NumaTopology::detect().nodes().front().id;
-  const PagePlacement placement = interleave_pages(data, kPages * page, {node});
-  EXPECT_EQ(placement.pages, kPages);
-  EXPECT_EQ(placement.on_node, kPages - 8);
-  EXPECT_EQ(placement.absent, 8u);
-  EXPECT_EQ(placement.failed, 0u);
+  const PagePlacement all = interleave_pages(data, kPages * page, {node});
+  EXPECT_EQ(all.pages, kPages);
+  EXPECT_EQ(all.on_node, kPages - 8);
+  EXPECT_EQ(all.absent, 8u);
+  EXPECT_EQ(all.failed, 0u);
+  const PagePlacement some = interleave_pages(data, kPages * page, {node}, &resident);
+  EXPECT_EQ(some.pages, kPages - 8);
+  EXPECT_EQ(some.on_node, kPages - 8);
   const auto counts = pages_per_node(data, kPages * page);
   ASSERT_GT(counts.size(), static_cast<std::size_t>(node));
   EXPECT_EQ(counts[static_cast<std::size_t>(node)], kPages - 8);
   munmap(data, kPages * page);
 }
 
-// The interleave policy holds inside the scope only, and pages allocated there follow it.
-TEST(NumaTest, ScopedInterleaveSetsAndRestoresThePolicy) {
+// The preferred-node policy holds inside the scope only.
+TEST(NumaTest, ScopedPreferredNodeSetsAndRestoresThePolicy) {
   if (!memory_policy_calls_allowed()) GTEST_SKIP() << "memory-policy system calls are not allowed here";
   int mode = -1;
   ASSERT_EQ(get_mempolicy(&mode, nullptr, 0, nullptr, 0), 0);
   const int before = mode;
   const int node = NumaTopology::detect().nodes().front().id;
   {
-    const ScopedInterleave spread({node});
-    ASSERT_TRUE(spread.active());
+    const ScopedPreferredNode on(node);
+    ASSERT_TRUE(on.active());
     ASSERT_EQ(get_mempolicy(&mode, nullptr, 0, nullptr, 0), 0);
-    EXPECT_EQ(mode, MPOL_INTERLEAVE);
-    std::vector<char> fresh(1 << 20, 1);
-    const auto counts = pages_per_node(fresh.data(), fresh.size());
-    ASSERT_GT(counts.size(), static_cast<std::size_t>(node));
-    EXPECT_GT(counts[static_cast<std::size_t>(node)], 0u);
+    EXPECT_EQ(mode, MPOL_PREFERRED);
   }
   ASSERT_EQ(get_mempolicy(&mode, nullptr, 0, nullptr, 0), 0);
   EXPECT_EQ(mode, before);
-  const ScopedInterleave nothing({});
-  EXPECT_FALSE(nothing.active());
+  EXPECT_FALSE(ScopedPreferredNode(-1).active());
+}
+
+// A process started under a memory policy of its own (numactl) keeps it: no placement.
+TEST(NumaTest, DetectsAMemoryPolicyOfTheUsers) {
+  if (!memory_policy_calls_allowed()) GTEST_SKIP() << "memory-policy system calls are not allowed here";
+  EXPECT_FALSE(NumaTopology::detect().user_memory_policy());
+  const int node = NumaTopology::detect().nodes().front().id;
+  const ScopedPreferredNode on(node);
+  EXPECT_TRUE(NumaTopology::detect().user_memory_policy());
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 #pragma once
-// --precision (and the other compute options) for the commands that run the model: bf16 (batched products, attention and the
+// The compute options of the commands that run the model. --precision: bf16 (batched products, attention and the
 // W_UK absorption in bf16: faster, checked layer by layer against the reference's own bf16
 // error) or f32 (the reference's float32 run).
 #include <CLI/CLI.hpp>
@@ -30,8 +30,9 @@ inline CLI::Option* add_indexer_products_option(CLI::App* cmd, IndexerProducts& 
           [&products](const std::string& name) {
             products = name == "int8" ? IndexerProducts::Int8 : name == "exact" ? IndexerProducts::Exact : IndexerProducts::Auto;
           },
-          "how the bf16 mode scores the indexer's keys: int8 products (1.3 % from exact, twice the speed with AVX512-VNNI), exact "
-          "FP8 products, or auto (int8 where the CPU has VNNI); default auto")
+          "how the bf16 mode scores the indexer's keys: int8 products (1.2 % rms from exact, twice the speed with "
+          "AVX512-VNNI and -VBMI), exact FP8 products, or auto (int8 where the bf16 products run and the CPU has VNNI "
+          "and VBMI); default auto")
       ->check(CLI::IsMember({"auto", "exact", "int8"}));
 }
 
