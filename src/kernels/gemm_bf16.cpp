@@ -51,10 +51,18 @@ void i4_row_scalar(const std::uint8_t* packed, const float* scales, std::uint16_
   }
 }
 
+void interleave_rows_scalar(const std::uint16_t* even, const std::uint16_t* odd, std::size_t n, std::uint16_t* out) {
+  for (std::size_t j = 0; j < n; ++j) {
+    out[2 * j] = even[j];
+    out[2 * j + 1] = odd[j];
+  }
+}
+
 }  // namespace
 
 const GemmBf16Kernels& scalar_gemm_bf16() {
-  static const GemmBf16Kernels kernels{"scalar", tile_scalar, tile_half_scalar, round_scalar, e4m3_scalar, e4m3_row_scalar, i4_row_scalar};
+  static const GemmBf16Kernels kernels{"scalar",         tile_scalar,    tile_half_scalar, round_scalar, e4m3_scalar, e4m3_row_scalar,
+                                       i4_row_scalar,    interleave_rows_scalar};
   return kernels;
 }
 

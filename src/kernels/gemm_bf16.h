@@ -45,6 +45,9 @@ struct GemmBf16Kernels {
   // A row of n (even) I4 values (kernels/weight.h) as bf16(q * scales[c / kI4GroupSize]), rounded as
   // round_to_bf16 rounds the float32 product.
   void (*i4_row_to_bf16)(const std::uint8_t* packed, const float* scales, std::uint16_t* dst, std::size_t n);
+  // out[2j] = even[j], out[2j + 1] = odd[j] for j < n: two rows as a packed block's column pairs
+  // (the absorbed attention's W_UK, whose rows are the pairs).
+  void (*interleave_rows)(const std::uint16_t* even, const std::uint16_t* odd, std::size_t n, std::uint16_t* out);
 };
 
 const GemmBf16Kernels& scalar_gemm_bf16();

@@ -212,11 +212,39 @@ void i4_row_to_bf16(const std::uint8_t* packed, const float* scales, std::uint16
   for (; c < n; ++c) dst[c] = f32_to_bf16_flushing_subnormals(static_cast<float>(i4_at(packed, c)) * scales[c / kI4GroupSize]);
 }
 
+// Word j of the first (second) register: even[j / 2] (even[16 + j / 2]) for even j, odd's for
+// odd j (vpermt2w indices into even, odd).
+struct alignas(64) PairIndex {
+  std::uint16_t first[32], second[32];
+};
+constexpr PairIndex make_pair_index() {
+  PairIndex index{};
+  for (int j = 0; j < 32; ++j) {
+    index.first[j] = static_cast<std::uint16_t>((j % 2) * 32 + j / 2);
+    index.second[j] = static_cast<std::uint16_t>((j % 2) * 32 + 16 + j / 2);
+  }
+  return index;
+}
+constexpr PairIndex kPairIndex = make_pair_index();
+
+void interleave_rows(const std::uint16_t* even, const std::uint16_t* odd, std::size_t n, std::uint16_t* out) {
+  const __m512i first = _mm512_load_si512(kPairIndex.first), second = _mm512_load_si512(kPairIndex.second);
+  for (std::size_t j = 0; j < n; j += 32) {
+    const std::size_t left = std::min<std::size_t>(32, n - j);
+    const auto mask = static_cast<__mmask32>((std::uint64_t{1} << left) - 1);
+    const __m512i a = _mm512_maskz_loadu_epi16(mask, even + j), b = _mm512_maskz_loadu_epi16(mask, odd + j);
+    const auto low_mask = static_cast<__mmask32>((std::uint64_t{1} << std::min<std::size_t>(32, 2 * left)) - 1);
+    const auto high_mask = static_cast<__mmask32>(left > 16 ? (std::uint64_t{1} << (2 * left - 32)) - 1 : 0);
+    _mm512_mask_storeu_epi16(out + 2 * j, low_mask, _mm512_permutex2var_epi16(a, first, b));
+    _mm512_mask_storeu_epi16(out + 2 * j + 32, high_mask, _mm512_permutex2var_epi16(a, second, b));
+  }
+}
+
 }  // namespace
 
 const GemmBf16Kernels* avx512_gemm_bf16() {
   static const GemmBf16Kernels kernels{"avx512bf16", tile, tile_half, round_to_bf16, e4m3_to_bf16_tables, e4m3_row_to_bf16_tables,
-                                       i4_row_to_bf16};
+                                       i4_row_to_bf16, interleave_rows};
   return cpu_has_avx512_bf16_vbmi() ? &kernels : nullptr;
 }
 

@@ -53,7 +53,8 @@ bool Model::absorb_queries_bf16(std::int64_t layer, std::int64_t T, const float*
     }
   });
   // Per head: W_UK[h] converted two rows at a time and laid out as the tile's packed blocks,
-  // [column block][row pair][32 columns][2 rows], by whole rows (the pair interleave vectorises).
+  // [column block][row pair][32 columns][2 rows] (the interleave as a kernel: GCC left the
+  // plain loop scalar, 0.28 ms per layer of 16 decoding sequences).
   const std::int64_t column_blocks = C / kGemmTileTokens, pairs = dn / 2;
   ctx_.pool().parallel_for(static_cast<std::size_t>(H), [&](std::size_t begin, std::size_t end, unsigned thread) {
     std::uint16_t* rows_bf16 = ctx_.scratch_u16(thread, static_cast<std::size_t>((dn + 2) * C));
@@ -67,12 +68,7 @@ bool Model::absorb_queries_bf16(std::int64_t layer, std::int64_t T, const float*
         weight_row_to_bf16(kernels, ctx_.ops(), kv_b, r + 1, 0, C, row_f32, rows_bf16 + C);
         for (std::int64_t block = 0; block < column_blocks; ++block) {
           const std::uint16_t* even = rows_bf16 + block * kGemmTileTokens;
-          const std::uint16_t* odd = even + C;
-          std::uint16_t* out = packed + (block * pairs + pair) * 2 * kGemmTileTokens;
-          for (std::int64_t j = 0; j < kGemmTileTokens; ++j) {
-            out[2 * j] = even[j];
-            out[2 * j + 1] = odd[j];
-          }
+          kernels.interleave_rows(even, even + C, kGemmTileTokens, packed + (block * pairs + pair) * 2 * kGemmTileTokens);
         }
       }
       for (std::int64_t block = 0; block < column_blocks; ++block) {

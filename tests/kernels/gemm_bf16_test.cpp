@@ -137,6 +137,26 @@ TEST(GemmBf16Test, I4RowConversionRoundsTheDequantisedRow) {
   }
 }
 
+TEST(GemmBf16Test, InterleavedRowsAlternate) {
+  std::vector<const GemmBf16Kernels*> tables = {&scalar_gemm_bf16()};
+  if (const GemmBf16Kernels* fast = avx512_gemm_bf16()) tables.push_back(fast);
+  for (const GemmBf16Kernels* kernels : tables) {
+    for (const std::size_t n : {1, 16, 17, 31, 32, 33, 64, 100}) {
+      std::vector<std::uint16_t> even(n), odd(n), out(2 * n + 8, 0xBEEF);
+      for (std::size_t j = 0; j < n; ++j) {
+        even[j] = static_cast<std::uint16_t>(2 * j + 1);
+        odd[j] = static_cast<std::uint16_t>(40000 + j);
+      }
+      kernels->interleave_rows(even.data(), odd.data(), n, out.data());
+      for (std::size_t j = 0; j < n; ++j) {
+        ASSERT_EQ(out[2 * j], even[j]) << kernels->name << " n " << n << " j " << j;
+        ASSERT_EQ(out[2 * j + 1], odd[j]) << kernels->name << " n " << n << " j " << j;
+      }
+      for (std::size_t i = 2 * n; i < out.size(); ++i) ASSERT_EQ(out[i], 0xBEEF) << kernels->name << " wrote past the end, n " << n;
+    }
+  }
+}
+
 TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {
   const std::int64_t tokens = 35, cols = 6, stride = 7;
   const auto x = random_floats(tokens * stride, 4);
