@@ -51,6 +51,14 @@ void i4_row_scalar(const std::uint8_t* packed, const float* scales, std::uint16_
   }
 }
 
+void pack_block_scalar(const float* x, std::size_t stride, std::size_t count, std::size_t cols, std::uint16_t* block) {
+  for (std::size_t m = 0; m < static_cast<std::size_t>(kGemmTileTokens); ++m) {
+    for (std::size_t c = 0; c < cols; ++c) {
+      block[((c / 2) * kGemmTileTokens + m) * 2 + c % 2] = m < count ? f32_to_bf16_flushing_subnormals(x[m * stride + c]) : std::uint16_t{0};
+    }
+  }
+}
+
 void interleave_rows_scalar(const std::uint16_t* even, const std::uint16_t* odd, std::size_t n, std::uint16_t* out) {
   for (std::size_t j = 0; j < n; ++j) {
     out[2 * j] = even[j];
@@ -62,7 +70,7 @@ void interleave_rows_scalar(const std::uint16_t* even, const std::uint16_t* odd,
 
 const GemmBf16Kernels& scalar_gemm_bf16() {
   static const GemmBf16Kernels kernels{"scalar",         tile_scalar,    tile_half_scalar, round_scalar, e4m3_scalar, e4m3_row_scalar,
-                                       i4_row_scalar,    interleave_rows_scalar};
+                                       i4_row_scalar,    interleave_rows_scalar, pack_block_scalar};
   return kernels;
 }
 
@@ -107,20 +115,11 @@ std::size_t packed_activation_values(std::int64_t tokens, std::int64_t cols) {
 }
 
 void pack_activations_bf16(const GemmBf16Kernels& kernels, const float* x, std::int64_t tokens, std::int64_t stride,
-                           std::int64_t cols, std::int64_t block_begin, std::int64_t block_end, std::uint16_t* row,
-                           std::uint16_t* packed) {
-  const std::int64_t pairs = cols / 2;
+                           std::int64_t cols, std::int64_t block_begin, std::int64_t block_end, std::uint16_t* packed) {
   for (std::int64_t b = block_begin; b < block_end; ++b) {
-    std::uint16_t* block = packed + b * kGemmTileTokens * cols;
-    for (std::int64_t m = 0; m < kGemmTileTokens; ++m) {
-      const std::int64_t t = b * kGemmTileTokens + m;
-      if (t < tokens) {
-        kernels.round_to_bf16(x + t * stride, row, static_cast<std::size_t>(cols));
-      } else {
-        std::memset(row, 0, static_cast<std::size_t>(cols) * sizeof(std::uint16_t));
-      }
-      for (std::int64_t i = 0; i < pairs; ++i) std::memcpy(block + (i * kGemmTileTokens + m) * 2, row + 2 * i, 4);
-    }
+    const std::int64_t first = b * kGemmTileTokens, count = std::clamp<std::int64_t>(tokens - first, 0, kGemmTileTokens);
+    kernels.pack_block(x + first * stride, static_cast<std::size_t>(stride), static_cast<std::size_t>(count), static_cast<std::size_t>(cols),
+                       packed + b * kGemmTileTokens * cols);
   }
 }
 

@@ -240,11 +240,63 @@ void interleave_rows(const std::uint16_t* even, const std::uint16_t* odd, std::s
   }
 }
 
+// r[i] holds row i of a 16 x 16 matrix of dwords; afterwards r[i] holds its column i: pairs of
+// dwords, then of qwords, interleaved within the 128-bit lanes, then the lanes moved as a 4 x 4
+// transpose of lanes.
+void transpose_dwords(__m512i (&r)[16]) {
+  __m512i t[16];
+  for (int k = 0; k < 8; ++k) {
+    t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+  }
+  __m512i u[16];  // u[4k + j], lane L: column 4L + j of rows 4k .. 4k + 3
+  for (int k = 0; k < 4; ++k) {
+    u[4 * k] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+    u[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+    u[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+    u[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i a = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), b = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xDD);
+    const __m512i c = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88), d = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xDD);
+    r[j] = _mm512_shuffle_i32x4(a, c, 0x88);
+    r[8 + j] = _mm512_shuffle_i32x4(a, c, 0xDD);
+    r[4 + j] = _mm512_shuffle_i32x4(b, d, 0x88);
+    r[12 + j] = _mm512_shuffle_i32x4(b, d, 0xDD);
+  }
+}
+
+// 32 columns at a time: each token's 32 values rounded into one register of 16 pairs, then 16
+// tokens transposed at once, so that each pair's 16 tokens are one store (the scalar layout
+// needed a 4-byte copy per pair and token).
+void pack_block(const float* x, std::size_t stride, std::size_t count, std::size_t cols, std::uint16_t* block) {
+  constexpr auto kTokens = static_cast<std::size_t>(kGemmTileTokens);
+  for (std::size_t c0 = 0; c0 < cols; c0 += 32) {
+    const std::size_t left = std::min<std::size_t>(32, cols - c0), pairs = left / 2;
+    const auto low = static_cast<__mmask16>((1u << std::min<std::size_t>(16, left)) - 1);
+    const auto high = static_cast<__mmask16>(left > 16 ? (1u << (left - 16)) - 1 : 0);
+    for (std::size_t half = 0; half < kTokens; half += 16) {
+      __m512i rows[16];
+      for (std::size_t m = 0; m < 16; ++m) {
+        const std::size_t t = half + m;
+        if (t >= count) {
+          rows[m] = _mm512_setzero_si512();
+          continue;
+        }
+        const float* at = x + t * stride + c0;
+        rows[m] = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(high, at + 16), _mm512_maskz_loadu_ps(low, at)));
+      }
+      transpose_dwords(rows);
+      for (std::size_t p = 0; p < pairs; ++p) _mm512_storeu_si512(block + ((c0 / 2 + p) * kTokens + half) * 2, rows[p]);
+    }
+  }
+}
+
 }  // namespace
 
 const GemmBf16Kernels* avx512_gemm_bf16() {
   static const GemmBf16Kernels kernels{"avx512bf16", tile, tile_half, round_to_bf16, e4m3_to_bf16_tables, e4m3_row_to_bf16_tables,
-                                       i4_row_to_bf16, interleave_rows};
+                                       i4_row_to_bf16, interleave_rows, pack_block};
   return cpu_has_avx512_bf16_vbmi() ? &kernels : nullptr;
 }
 

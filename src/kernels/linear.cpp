@@ -306,7 +306,7 @@ std::int64_t onednn_block_rows(std::int64_t cols) {
 // A bf16 job's activations as its product wants them, for token blocks [block_begin,
 // block_end) of 32: the tile's packed blocks, or plain bf16 rows for oneDNN (which fit in the
 // same packed_activation_values).
-void prepare_activations(ComputeContext& ctx, unsigned thread, ConstMatrixRef x, std::int64_t cols, std::int64_t block_begin,
+void prepare_activations(const ComputeContext& ctx, ConstMatrixRef x, std::int64_t cols, std::int64_t block_begin,
                          std::int64_t block_end, std::uint16_t* out) {
   const GemmBf16Kernels& kernels = best_gemm_bf16();
   if (use_onednn(ctx, x)) {
@@ -315,8 +315,7 @@ void prepare_activations(ComputeContext& ctx, unsigned thread, ConstMatrixRef x,
     }
     return;
   }
-  pack_activations_bf16(kernels, x.data, x.rows, x.stride, cols, block_begin, block_end,
-                        ctx.scratch_u16(thread, static_cast<std::size_t>(cols)), out);
+  pack_activations_bf16(kernels, x.data, x.rows, x.stride, cols, block_begin, block_end, out);
 }
 
 // Weight rows [row_begin, row_end) against x_bf16 (tokens rows of bf16) through oneDNN on this
@@ -354,8 +353,8 @@ void linear_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, Ma
   const std::int64_t cols = weight.cols;
   std::uint16_t* activations = ctx.shared_u16(packed_activation_values(x.rows, cols));
   const std::int64_t blocks = (x.rows + kGemmTileTokens - 1) / kGemmTileTokens;
-  ctx.pool().parallel_for(static_cast<std::size_t>(blocks), [&](std::size_t begin, std::size_t end, unsigned thread) {
-    prepare_activations(ctx, thread, x, cols, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end), activations);
+  ctx.pool().parallel_for(static_cast<std::size_t>(blocks), [&](std::size_t begin, std::size_t end, unsigned) {
+    prepare_activations(ctx, x, cols, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end), activations);
   });
   ctx.pool().parallel_for(static_cast<std::size_t>(weight.rows), [&](std::size_t begin, std::size_t end, unsigned thread) {
     bf16_rows_in_thread(ctx, thread, weight, activations, x, y, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
@@ -405,14 +404,14 @@ void linear_batch(ComputeContext& ctx, std::span<const LinearJob> jobs) {
   }
   std::uint16_t* packed = packed_values > 0 ? ctx.shared_u16(packed_values) : nullptr;
   if (pack_blocks > 0) {
-    ctx.pool().parallel_for(pack_blocks, [&](std::size_t begin, std::size_t end, unsigned thread) {
+    ctx.pool().parallel_for(pack_blocks, [&](std::size_t begin, std::size_t end, unsigned) {
       std::size_t first_block = 0, offset = 0;
       for (const LinearJob& job : jobs) {
         if (!use_bf16(ctx, job.weight, job.x)) continue;
         const auto blocks = static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens);
         const std::size_t lo = std::max(begin, first_block), hi = std::min(end, first_block + blocks);
         if (lo < hi) {
-          prepare_activations(ctx, thread, job.x, job.weight.cols, static_cast<std::int64_t>(lo - first_block),
+          prepare_activations(ctx, job.x, job.weight.cols, static_cast<std::int64_t>(lo - first_block),
                               static_cast<std::int64_t>(hi - first_block), packed + offset);
         }
         offset += packed_activation_values(job.x.rows, job.weight.cols);

@@ -160,14 +160,31 @@ TEST(GemmBf16Test, InterleavedRowsAlternate) {
 TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {
   const std::int64_t tokens = 35, cols = 6, stride = 7;
   const auto x = random_floats(tokens * stride, 4);
-  std::vector<std::uint16_t> packed(packed_activation_values(tokens, cols), 0xFFFF), row(cols);
+  std::vector<std::uint16_t> packed(packed_activation_values(tokens, cols), 0xFFFF);
   ASSERT_EQ(packed.size(), 64u * cols);
-  pack_activations_bf16(scalar_gemm_bf16(), x.data(), tokens, stride, cols, 0, 2, row.data(), packed.data());
+  pack_activations_bf16(scalar_gemm_bf16(), x.data(), tokens, stride, cols, 0, 2, packed.data());
   for (std::int64_t t = 0; t < 64; ++t) {
     for (std::int64_t c = 0; c < cols; ++c) {
       const std::int64_t block = t / 32, m = t % 32;
       const std::uint16_t expected = t < tokens ? f32_to_bf16(x[t * stride + c]) : 0;
       EXPECT_EQ(packed[block * 32 * cols + ((c / 2) * 32 + m) * 2 + c % 2], expected) << "t=" << t << " c=" << c;
+    }
+  }
+}
+
+// The AVX-512 packing (rounding, then 16 x 16 transposes) gives the reference's block bit for
+// bit: widths around its 32-column steps, every token count, and values that round both ways.
+TEST(GemmBf16Test, Avx512PackingMatchesScalarBitwise) {
+  const GemmBf16Kernels* fast = avx512_gemm_bf16();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  for (const std::size_t cols : {2, 6, 30, 32, 34, 64, 100, 1024}) {
+    const std::size_t stride = cols + 3;
+    const auto x = random_floats(32 * stride, static_cast<std::uint32_t>(cols));
+    for (const std::size_t count : {0, 1, 15, 16, 17, 31, 32}) {
+      std::vector<std::uint16_t> ours(32 * cols + 8, 0xBEEF), reference(32 * cols + 8, 0xBEEF);
+      fast->pack_block(x.data(), stride, count, cols, ours.data());
+      scalar_gemm_bf16().pack_block(x.data(), stride, count, cols, reference.data());
+      ASSERT_EQ(ours, reference) << "cols " << cols << " count " << count;
     }
   }
 }
