@@ -186,10 +186,10 @@ struct Options {
 std::string numa_report(const ComputeContext& ctx, const PagePlacement& placement) {
   const NumaTopology& topology = ctx.numa_topology();
   if (!topology.multi_node()) return "none (one node)";
-  if (topology.user_memory_policy()) return "none (the process's own memory policy)";
   if (!ctx.numa_spread()) return "off";
-  return "threads spread, weights interleaved in 2 MiB stripes (" + std::to_string(placement.on_node) + " cached pages moved, " +
-         std::to_string(placement.failed) + " not movable)";
+  if (topology.user_memory_policy()) return "threads spread; weights left to the process's own memory policy";
+  return "threads spread, weights in 2 MiB stripes over the nodes (" + std::to_string(placement.on_node) + " of " +
+         std::to_string(placement.pages) + " pages on their stripe's node, " + std::to_string(placement.failed) + " not movable)";
 }
 
 nlohmann::json run_bench(const Options& options) {

@@ -4,9 +4,7 @@
 // each buffer starting on a cache line.
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "kernels/onednn_gemm.h"
@@ -37,16 +35,16 @@ enum class IndexerProducts : std::uint8_t { Auto, Exact, Int8 };
 
 // NUMA placement (util/numa.h): on a machine with several memory nodes, Auto spreads the
 // pool's workers over the nodes and lets Checkpoint::prefault interleave the weights' pages
-// across them, unless the process runs under a memory policy of its own (numactl); Off leaves
-// both to the OS. One node (or one allowed): nothing either way.
+// across them (not under a memory policy of the process's own, from numactl); Off leaves both
+// to the OS. One node (or one allowed): nothing either way.
 enum class NumaPlacement : std::uint8_t { Auto, Off };
 
 class ComputeContext {
  public:
   explicit ComputeContext(unsigned threads = 0, const VectorOps& ops = best_vector_ops(), NumaPlacement numa = NumaPlacement::Auto)
       : topology_(NumaTopology::detect()),
-        numa_spread_(numa == NumaPlacement::Auto && topology_.multi_node() && !topology_.user_memory_policy()),
-        pool_(threads, numa_spread_ ? topology_.thread_cpus(threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads)
+        numa_spread_(numa == NumaPlacement::Auto && topology_.multi_node()),
+        pool_(threads, numa_spread_ ? topology_.thread_cpus(threads == 0 ? ThreadPool::default_threads() : threads)
                                     : std::vector<std::vector<int>>{}),
         ops_(ops), scratch_(pool_.size()), scratch_u16_(pool_.size()), index_scratch_(pool_.size()),
         onednn_(pool_.size()) {}

@@ -197,8 +197,10 @@ void bf16_row_fixed(const std::uint16_t* row, std::size_t n, const std::uint16_t
   for (int t = 0; t < Tokens; ++t) even[t] = odd[t] = _mm512_setzero_ps();
   std::size_t c = 0;
   for (; c + 2 * kChunk <= n; c += 2 * kChunk) {
-    // (an integer address, as in rows_fixed: past the last row a pointer would be undefined)
-    _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(row + c) + kPrefetchBytes), _MM_HINT_T1);
+    // (integer addresses, as in rows_fixed: past the last row a pointer would be undefined)
+    const std::uintptr_t ahead = reinterpret_cast<std::uintptr_t>(row + c) + kPrefetchBytes;
+    _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T1);  // the two lines of this step's 128 bytes
+    _mm_prefetch(reinterpret_cast<const char*>(ahead + 64), _MM_HINT_T1);
     bf16_chunk<Tokens, false>(row, x, x_stride, c, n, even);
     bf16_chunk<Tokens, false>(row, x, x_stride, c + kChunk, n, odd);
   }

@@ -158,15 +158,16 @@ PagePlacement Checkpoint::prefault(bool show_progress, const NumaTopology* inter
     if (nodes.empty()) {
       mapped.prefault([&](std::size_t done, std::size_t) { progress(done); });
     } else {
-      // Each stripe read in on its node; the pages the page cache held already are moved after.
-      const std::vector<bool> cached = resident_pages(mapped.bytes().data(), mapped.size());
+      // Each stripe read in on its node, then every page moved to its stripe's node where it is
+      // not there: those the page cache held already, and those readahead brought in across a
+      // stripe's end under the previous stripe's node (move_pages leaves the others alone).
       for (std::size_t begin = 0; begin < mapped.size(); begin += kInterleaveStripeBytes) {
         const ScopedPreferredNode on(interleave_node(begin, nodes));
         mapped.touch(begin, begin + kInterleaveStripeBytes);
         if ((begin / kInterleaveStripeBytes) % 32 == 31) progress(begin + kInterleaveStripeBytes);
       }
       progress(mapped.size());
-      placement += interleave_pages(mapped.bytes().data(), mapped.size(), nodes, &cached);
+      placement += interleave_pages(mapped.bytes().data(), mapped.size(), nodes);
     }
     before += mapped.size();
   }

@@ -36,8 +36,8 @@ class Checkpoint {
   std::size_t total_bytes() const;
   // Reads every page once; shows progress on a terminal for large models. With `interleave`
   // (several NUMA nodes, no memory policy of the user's), each file's 2 MiB stripes are read in
-  // on the nodes in turn and the pages the page cache held already are moved to their stripe's
-  // node (util/numa.h); returns what was moved.
+  // on the nodes in turn and any page elsewhere is moved to its stripe's node (util/numa.h);
+  // returns where the pages ended up (nothing counted when nothing is placed).
   PagePlacement prefault(bool show_progress, const NumaTopology* interleave = nullptr) const;
 
  private:

@@ -4,7 +4,6 @@
 #include <numaif.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -117,16 +116,7 @@ PagePlacement& PagePlacement::operator+=(const PagePlacement& other) {
   return *this;
 }
 
-std::vector<bool> resident_pages(const void* data, std::size_t bytes) {
-  const std::size_t page = page_size(), count = (bytes + page - 1) / page;
-  std::vector<unsigned char> status(count);
-  std::vector<bool> resident(count, false);
-  if (count == 0 || ::mincore(const_cast<void*>(data), bytes, status.data()) != 0) return resident;
-  for (std::size_t i = 0; i < count; ++i) resident[i] = (status[i] & 1) != 0;
-  return resident;
-}
-
-PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::vector<int>& nodes, const std::vector<bool>* only) {
+PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::vector<int>& nodes) {
   PagePlacement placement;
   if (nodes.empty() || bytes == 0) return placement;
   const std::size_t page = page_size(), count = (bytes + page - 1) / page;
@@ -154,7 +144,6 @@ PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::v
     targets.clear();
   };
   for (std::size_t i = 0; i < count; ++i) {
-    if (only != nullptr && (i >= only->size() || !(*only)[i])) continue;
     ++placement.pages;
     pages.push_back(reinterpret_cast<void*>(base + i * page));
     targets.push_back(interleave_node(i * page, nodes));

@@ -5,7 +5,8 @@
 // serves them all otherwise, at a fraction of the machine's bandwidth). Interleaving, not row
 // ownership: the pool's chunks are claimed dynamically (util/thread_pool.h), so no row has a
 // fixed thread. Only the CPUs and memory nodes this process may use count, and a memory policy
-// the user already set (numactl --membind, --interleave, ...) is left alone.
+// the user already set (numactl --membind, --interleave, ...) is left alone: the weights are not
+// placed then, the threads are still spread.
 #include <cstddef>
 #include <vector>
 
@@ -71,13 +72,9 @@ struct PagePlacement {
   PagePlacement& operator+=(const PagePlacement& other);
 };
 
-// Which pages of [data, data + bytes) (page-aligned data) are resident now (mincore).
-std::vector<bool> resident_pages(const void* data, std::size_t bytes);
-
-// Moves the pages of [data, data + bytes) (page-aligned data) to interleave_node(their offset):
-// all of them, or those marked in `only` (indexed by page); returns where they ended up.
-PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::vector<int>& nodes,
-                               const std::vector<bool>* only = nullptr);
+// Moves the resident pages of [data, data + bytes) (page-aligned data) that are not on
+// interleave_node(their offset) there; returns where all of them ended up.
+PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::vector<int>& nodes);
 
 // How many resident pages of the range lie on each node id (index: node id); for tests and reports.
 std::vector<std::size_t> pages_per_node(const void* data, std::size_t bytes);

@@ -1,10 +1,12 @@
 #include "util/thread_pool.h"
 
-#include "util/numa.h"
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
 #include <utility>
+
+#include "util/numa.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -25,8 +27,14 @@ void cpu_relax() {
 
 }  // namespace
 
+unsigned ThreadPool::default_threads() {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) return static_cast<unsigned>(CPU_COUNT(&allowed));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 ThreadPool::ThreadPool(unsigned threads, const std::vector<std::vector<int>>& worker_cpus) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads == 0) threads = default_threads();
   for (unsigned i = 1; i < threads; ++i) {
     std::vector<int> cpus = i < worker_cpus.size() ? worker_cpus[i] : std::vector<int>{};
     workers_.emplace_back([this, i, cpus = std::move(cpus)] {

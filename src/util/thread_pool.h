@@ -33,6 +33,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+  // Threads for `threads` 0: the CPUs this process may run on (taskset, cpusets), at least 1.
+  static unsigned default_threads();
 
   // Runs body over [0, n) in chunks aligned to `grain` items; each output must depend only on
   // its own items, as the chunks' owners vary from call to call. If a chunk throws, the other

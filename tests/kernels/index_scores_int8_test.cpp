@@ -13,6 +13,7 @@
 #include "kernels/fp8_quant.h"
 #include "kernels/index_scores.h"
 #include "kernels/index_scores_int8.h"
+#include "kernels/linear.h"
 #include "kernels/number_formats.h"
 #include "kernels/top_k.h"
 #include "random_values.h"
@@ -193,6 +194,18 @@ TEST(IndexScoresInt8Test, ScoresAndSelectionStayCloseToExact) {
               kept(exact, unquantised, kTopK));
   EXPECT_LT(error, 0.02);
   EXPECT_GT(kept_share, 0.97);
+}
+
+// Which runs score in int8 (compute_context.h's IndexerProducts).
+TEST(IndexScoresInt8Test, ModesChooseTheirKernel) {
+  EXPECT_EQ(index_scores_int8_for(Precision::F32, IndexerProducts::Int8, 128), nullptr);  // f32: always exact
+  EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Exact, 128), nullptr);
+  const IndexScoresInt8Fn fast = index_scores_int8_avx512();
+  EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Int8, 128), fast != nullptr ? fast : &index_scores_int8_scalar);
+  EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Int8, 68), &index_scores_int8_scalar);  // SIMD: multiples of 64
+  EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Int8, 66), nullptr);                    // not whole quads
+  EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Int8, 1024), nullptr);                  // past kIndexMaxDim
+  EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Auto, 128), bf16_products(Precision::BF16) ? fast : nullptr);
 }
 
 }  // namespace

@@ -142,7 +142,8 @@ void expect_bf16_layers_match(const std::string& name, Rows feed, LargeProducts 
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithTeacherForcing) { expect_bf16_layers_match(GetParam(), Rows::All); }
 
 // The indexer's two ways of scoring in the bf16 mode (kernels/index_scores_int8.h); Auto above
-// takes int8 where the CPU has AVX512-VNNI, so both run on every CPU through these.
+// takes int8 where the bf16 products run and the CPU has AVX512-VNNI and -VBMI, so both run on
+// every CPU through these.
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithExactIndexer) {
   expect_bf16_layers_match(GetParam(), Rows::All, LargeProducts::Auto, IndexerProducts::Exact);
 }

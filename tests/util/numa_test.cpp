@@ -9,7 +9,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <set>
@@ -88,7 +87,7 @@ TEST(NumaTest, StripesGoToTheNodesInTurn) {
   EXPECT_TRUE(NumaTopology({}).thread_cpus(3) == std::vector<std::vector<int>>(3));  // no nodes: nobody pinned
 }
 
-// A mapping's resident pages, all or some, moved to their stripe's node; absent pages counted.
+// A mapping's resident pages moved to their stripe's node; absent pages counted.
 TEST(NumaTest, MovesResidentPagesToTheirStripesNode) {
   if (!memory_policy_calls_allowed()) GTEST_SKIP() << "memory-policy system calls are not allowed here";
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
@@ -96,18 +95,12 @@ TEST(NumaTest, MovesResidentPagesToTheirStripesNode) {
   void* data = mmap(nullptr, kPages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(data, MAP_FAILED);
   std::memset(data, 1, (kPages - 8) * page);  // the last 8 pages never touched
-  const std::vector<bool> resident = resident_pages(data, kPages * page);
-  ASSERT_EQ(resident.size(), kPages);
-  EXPECT_EQ(std::count(resident.begin(), resident.end(), true), static_cast<long>(kPages - 8));
   const int node = NumaTopology::detect().nodes().front().id;
-  const PagePlacement all = interleave_pages(data, kPages * page, {node});
-  EXPECT_EQ(all.pages, kPages);
-  EXPECT_EQ(all.on_node, kPages - 8);
-  EXPECT_EQ(all.absent, 8u);
-  EXPECT_EQ(all.failed, 0u);
-  const PagePlacement some = interleave_pages(data, kPages * page, {node}, &resident);
-  EXPECT_EQ(some.pages, kPages - 8);
-  EXPECT_EQ(some.on_node, kPages - 8);
+  const PagePlacement placement = interleave_pages(data, kPages * page, {node});
+  EXPECT_EQ(placement.pages, kPages);
+  EXPECT_EQ(placement.on_node, kPages - 8);
+  EXPECT_EQ(placement.absent, 8u);
+  EXPECT_EQ(placement.failed, 0u);
   const auto counts = pages_per_node(data, kPages * page);
   ASSERT_GT(counts.size(), static_cast<std::size_t>(node));
   EXPECT_EQ(counts[static_cast<std::size_t>(node)], kPages - 8);
@@ -135,7 +128,7 @@ TEST(NumaTest, ScopedPreferredNodeSetsAndRestoresThePolicy) {
 // A process started under a memory policy of its own (numactl) keeps it: no placement.
 TEST(NumaTest, DetectsAMemoryPolicyOfTheUsers) {
   if (!memory_policy_calls_allowed()) GTEST_SKIP() << "memory-policy system calls are not allowed here";
-  EXPECT_FALSE(NumaTopology::detect().user_memory_policy());
+  if (NumaTopology::detect().user_memory_policy()) GTEST_SKIP() << "the tests run under a memory policy already";
   const int node = NumaTopology::detect().nodes().front().id;
   const ScopedPreferredNode on(node);
   EXPECT_TRUE(NumaTopology::detect().user_memory_policy());
