@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/gemm_bf16.h"
 #include "kernels/number_formats.h"
 #include "kernels/vector_ops.h"
 
@@ -12,12 +13,7 @@ namespace dsv32 {
 
 void pack_attention_query(const float* queries, std::size_t query_stride, std::size_t rows, float scale, std::size_t heads,
                           std::size_t dim, std::uint16_t* packed) {
-  for (std::size_t h = 0; h < heads; ++h) {
-    for (std::size_t c = 0; c < dim; ++c) {
-      const float value = h < rows ? queries[h * query_stride + c] * scale : 0.0f;
-      packed[((c / 2) * heads + h) * 2 + c % 2] = f32_to_bf16(value);
-    }
-  }
+  best_gemm_bf16().pack_pairs(queries, query_stride, rows, heads, dim, scale, packed);
 }
 
 void reset_attention_state(const AttentionBf16State& state, std::size_t heads, std::size_t value_dim) {

@@ -31,8 +31,9 @@ struct AttentionBf16State {
   std::size_t acc_stride;
 };
 
-// Packs the query rows (row h: dim floats at queries + h * query_stride, h < rows) times scale
-// into query.packed; rows up to `heads` are zeros.
+// Packs the query rows (row h: dim floats at queries + h * query_stride, h < rows) times scale,
+// rounded as round_to_bf16 (GemmBf16Kernels::pack_pairs), into query.packed; rows up to `heads`
+// are zeros.
 void pack_attention_query(const float* queries, std::size_t query_stride, std::size_t rows, float scale, std::size_t heads,
                           std::size_t dim, std::uint16_t* packed);
 // Starts a state: max -inf, sum 0, acc 0.

@@ -51,10 +51,11 @@ void i4_row_scalar(const std::uint8_t* packed, const float* scales, std::uint16_
   }
 }
 
-void pack_block_scalar(const float* x, std::size_t stride, std::size_t count, std::size_t cols, std::uint16_t* block) {
-  for (std::size_t m = 0; m < static_cast<std::size_t>(kGemmTileTokens); ++m) {
+void pack_pairs_scalar(const float* x, std::size_t stride, std::size_t count, std::size_t rows, std::size_t cols, float scale,
+                       std::uint16_t* out) {
+  for (std::size_t m = 0; m < rows; ++m) {
     for (std::size_t c = 0; c < cols; ++c) {
-      block[((c / 2) * kGemmTileTokens + m) * 2 + c % 2] = m < count ? f32_to_bf16_flushing_subnormals(x[m * stride + c]) : std::uint16_t{0};
+      out[((c / 2) * rows + m) * 2 + c % 2] = m < count ? f32_to_bf16_flushing_subnormals(x[m * stride + c] * scale) : std::uint16_t{0};
     }
   }
 }
@@ -70,7 +71,7 @@ void interleave_rows_scalar(const std::uint16_t* even, const std::uint16_t* odd,
 
 const GemmBf16Kernels& scalar_gemm_bf16() {
   static const GemmBf16Kernels kernels{"scalar",         tile_scalar,    tile_half_scalar, round_scalar, e4m3_scalar, e4m3_row_scalar,
-                                       i4_row_scalar,    interleave_rows_scalar, pack_block_scalar};
+                                       i4_row_scalar,    interleave_rows_scalar, pack_pairs_scalar};
   return kernels;
 }
 
@@ -118,8 +119,8 @@ void pack_activations_bf16(const GemmBf16Kernels& kernels, const float* x, std::
                            std::int64_t cols, std::int64_t block_begin, std::int64_t block_end, std::uint16_t* packed) {
   for (std::int64_t b = block_begin; b < block_end; ++b) {
     const std::int64_t first = b * kGemmTileTokens, count = std::clamp<std::int64_t>(tokens - first, 0, kGemmTileTokens);
-    kernels.pack_block(x + first * stride, static_cast<std::size_t>(stride), static_cast<std::size_t>(count), static_cast<std::size_t>(cols),
-                       packed + b * kGemmTileTokens * cols);
+    kernels.pack_pairs(x + first * stride, static_cast<std::size_t>(stride), static_cast<std::size_t>(count), kGemmTileTokens,
+                       static_cast<std::size_t>(cols), 1.0f, packed + b * kGemmTileTokens * cols);
   }
 }
 

@@ -48,10 +48,12 @@ struct GemmBf16Kernels {
   // out[2j] = even[j], out[2j + 1] = odd[j] for j < n: two rows as a packed block's column pairs
   // (the absorbed attention's W_UK, whose rows are the pairs).
   void (*interleave_rows)(const std::uint16_t* even, const std::uint16_t* odd, std::size_t n, std::uint16_t* out);
-  // One packed block of activations: `count` (at most 32) token rows of x (`stride` floats
-  // apart), `cols` (even) values each, rounded as round_to_bf16 into [cols / 2][32][2]; the
-  // block's tokens from `count` on are zeros.
-  void (*pack_block)(const float* x, std::size_t stride, std::size_t count, std::size_t cols, std::uint16_t* block);
+  // Rows as column pairs: `count` rows of x (`stride` floats apart), `cols` (even) values each,
+  // times scale and rounded as round_to_bf16, into out[cols / 2][rows][2]; rows from `count` to
+  // `rows` (a multiple of 16) are zeros. A packed block of 32 tokens (scale 1), and the bf16
+  // attention's query (kernels/attention_bf16.h).
+  void (*pack_pairs)(const float* x, std::size_t stride, std::size_t count, std::size_t rows, std::size_t cols, float scale,
+                     std::uint16_t* out);
 };
 
 const GemmBf16Kernels& scalar_gemm_bf16();
@@ -69,7 +71,7 @@ void weight_row_to_bf16(const GemmBf16Kernels& kernels, const VectorOps& ops, co
 // Values pack_activations_bf16 writes for `tokens` rows of `cols` (even) values.
 std::size_t packed_activation_values(std::int64_t tokens, std::int64_t cols);
 // Packs tokens [block_begin * 32, block_end * 32) of x (rows `stride` floats apart) into their
-// blocks of `packed` (kernels.pack_block); tokens past `tokens` are zeros.
+// blocks of `packed` (kernels.pack_pairs); tokens past `tokens` are zeros.
 void pack_activations_bf16(const GemmBf16Kernels& kernels, const float* x, std::int64_t tokens, std::int64_t stride,
                            std::int64_t cols, std::int64_t block_begin, std::int64_t block_end, std::uint16_t* packed);
 

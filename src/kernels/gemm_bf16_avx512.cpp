@@ -266,28 +266,30 @@ void transpose_dwords(__m512i (&r)[16]) {
   }
 }
 
-// 32 columns at a time: each token's 32 values rounded into one register of 16 pairs, then 16
-// tokens transposed at once, so that each pair's 16 tokens are one store (the scalar layout
-// needed a 4-byte copy per pair and token).
-void pack_block(const float* x, std::size_t stride, std::size_t count, std::size_t cols, std::uint16_t* block) {
-  constexpr auto kTokens = static_cast<std::size_t>(kGemmTileTokens);
+// 32 columns at a time: each row's 32 values rounded into one register of 16 pairs, then 16
+// rows transposed at once, so that each pair's 16 rows are one store (the scalar layout needs a
+// 4-byte copy per pair and row).
+void pack_pairs(const float* x, std::size_t stride, std::size_t count, std::size_t rows, std::size_t cols, float scale,
+                std::uint16_t* out) {
+  const __m512 factor = _mm512_set1_ps(scale);
   for (std::size_t c0 = 0; c0 < cols; c0 += 32) {
     const std::size_t left = std::min<std::size_t>(32, cols - c0), pairs = left / 2;
     const auto low = static_cast<__mmask16>((1u << std::min<std::size_t>(16, left)) - 1);
     const auto high = static_cast<__mmask16>(left > 16 ? (1u << (left - 16)) - 1 : 0);
-    for (std::size_t half = 0; half < kTokens; half += 16) {
-      __m512i rows[16];
+    for (std::size_t r0 = 0; r0 < rows; r0 += 16) {
+      __m512i group[16];
       for (std::size_t m = 0; m < 16; ++m) {
-        const std::size_t t = half + m;
-        if (t >= count) {
-          rows[m] = _mm512_setzero_si512();
+        if (r0 + m >= count) {
+          group[m] = _mm512_setzero_si512();
           continue;
         }
-        const float* at = x + t * stride + c0;
-        rows[m] = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(high, at + 16), _mm512_maskz_loadu_ps(low, at)));
+        const float* at = x + (r0 + m) * stride + c0;
+        const __m512 first = _mm512_mul_ps(_mm512_maskz_loadu_ps(low, at), factor);
+        const __m512 second = _mm512_mul_ps(_mm512_maskz_loadu_ps(high, at + 16), factor);
+        group[m] = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(second, first));
       }
-      transpose_dwords(rows);
-      for (std::size_t p = 0; p < pairs; ++p) _mm512_storeu_si512(block + ((c0 / 2 + p) * kTokens + half) * 2, rows[p]);
+      transpose_dwords(group);
+      for (std::size_t p = 0; p < pairs; ++p) _mm512_storeu_si512(out + ((c0 / 2 + p) * rows + r0) * 2, group[p]);
     }
   }
 }
@@ -296,7 +298,7 @@ void pack_block(const float* x, std::size_t stride, std::size_t count, std::size
 
 const GemmBf16Kernels* avx512_gemm_bf16() {
   static const GemmBf16Kernels kernels{"avx512bf16", tile, tile_half, round_to_bf16, e4m3_to_bf16_tables, e4m3_row_to_bf16_tables,
-                                       i4_row_to_bf16, interleave_rows, pack_block};
+                                       i4_row_to_bf16, interleave_rows, pack_pairs};
   return cpu_has_avx512_bf16_vbmi() ? &kernels : nullptr;
 }
 

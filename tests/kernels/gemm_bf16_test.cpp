@@ -172,19 +172,24 @@ TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {
   }
 }
 
-// The AVX-512 packing (rounding, then 16 x 16 transposes) gives the reference's block bit for
-// bit: widths around its 32-column steps, every token count, and values that round both ways.
+// The AVX-512 packing (scaling and rounding, then 16 x 16 transposes) gives the reference's
+// layout bit for bit: widths around its 32-column steps, row counts around its 16-row groups.
 TEST(GemmBf16Test, Avx512PackingMatchesScalarBitwise) {
   const GemmBf16Kernels* fast = avx512_gemm_bf16();
   if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
-  for (const std::size_t cols : {2, 6, 30, 32, 34, 64, 100, 1024}) {
-    const std::size_t stride = cols + 3;
-    const auto x = random_floats(32 * stride, static_cast<std::uint32_t>(cols));
-    for (const std::size_t count : {0, 1, 15, 16, 17, 31, 32}) {
-      std::vector<std::uint16_t> ours(32 * cols + 8, 0xBEEF), reference(32 * cols + 8, 0xBEEF);
-      fast->pack_block(x.data(), stride, count, cols, ours.data());
-      scalar_gemm_bf16().pack_block(x.data(), stride, count, cols, reference.data());
-      ASSERT_EQ(ours, reference) << "cols " << cols << " count " << count;
+  for (const std::size_t rows : {16, 32, 48}) {
+    for (const std::size_t cols : {2, 6, 30, 32, 34, 64, 100, 1024}) {
+      const std::size_t stride = cols + 3;
+      const auto x = random_floats(rows * stride, static_cast<std::uint32_t>(cols));
+      for (const std::size_t count : {0, 1, 15, 16, 17, 31, 32, 48}) {
+        if (count > rows) continue;
+        for (const float scale : {1.0f, 0.0721f}) {
+          std::vector<std::uint16_t> ours(rows * cols + 8, 0xBEEF), reference(rows * cols + 8, 0xBEEF);
+          fast->pack_pairs(x.data(), stride, count, rows, cols, scale, ours.data());
+          scalar_gemm_bf16().pack_pairs(x.data(), stride, count, rows, cols, scale, reference.data());
+          ASSERT_EQ(ours, reference) << "rows " << rows << " cols " << cols << " count " << count << " scale " << scale;
+        }
+      }
     }
   }
 }
