@@ -200,7 +200,7 @@ TEST(IndexScoresInt8Test, ScoresAndSelectionStayCloseToExact) {
 TEST(IndexScoresInt8Test, ModesChooseTheirKernel) {
   EXPECT_EQ(index_scores_int8_for(Precision::F32, IndexerProducts::Int8, 128), nullptr);  // f32: always exact
   EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Exact, 128), nullptr);
-  const IndexScoresInt8Fn fast = index_scores_int8_avx512();
+  const IndexScoresInt8Fn fast = best_index_scores_int8();  // (DSV32_ISA below avx512: none)
   EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Int8, 128), fast != nullptr ? fast : &index_scores_int8_scalar);
   EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Int8, 68), &index_scores_int8_scalar);  // SIMD: multiples of 64
   EXPECT_EQ(index_scores_int8_for(Precision::BF16, IndexerProducts::Int8, 66), nullptr);                    // not whole quads
