@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <string_view>
 
 #include "kernels/linear.h"
 #include "kernels/number_formats.h"
+#include "kernels/vector_ops.h"
 
 namespace dsv32 {
 
@@ -52,7 +51,7 @@ void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weight
     std::int32_t sum = 0;
     for (std::int64_t d = 0; d < dim; ++d) {
       const std::uint8_t code = head != nullptr ? head[d] : 0;
-      const auto value = static_cast<std::int8_t>((code & 0x80) != 0 ? -grid.magnitudes[code & 0x7F] : grid.magnitudes[code]);
+      const std::int8_t value = grid.value(code);
       packed[((d / 4) * padded + h) * 4 + d % 4] = value;
       sum += value;
     }
@@ -68,7 +67,7 @@ void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* k
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint8_t* codes = key_codes + j * dim;
     const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
-    for (std::size_t d = 0; d < dim; ++d) key[d] = (codes[d] & 0x80) != 0 ? -grid.magnitudes[codes[d] & 0x7F] : grid.magnitudes[codes[d]];
+    for (std::size_t d = 0; d < dim; ++d) key[d] = grid.value(codes[d]);
     IndexHeadLanes lanes;
     for (std::size_t h = 0; h < heads; ++h) {
       std::int32_t dot = 0;
@@ -81,11 +80,7 @@ void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* k
 }
 
 IndexScoresInt8Fn best_index_scores_int8() {
-  static const IndexScoresInt8Fn best = [] {
-    const char* isa = std::getenv("DSV32_ISA");
-    const std::string_view wanted = isa != nullptr ? isa : "";
-    return wanted == "scalar" || wanted == "avx2" ? nullptr : index_scores_int8_avx512();
-  }();
+  static const IndexScoresInt8Fn best = avx512_kernels_allowed() ? index_scores_int8_avx512() : nullptr;
   return best;
 }
 

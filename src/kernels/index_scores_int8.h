@@ -30,6 +30,10 @@ namespace dsv32 {
 struct IndexInt8Grid {
   std::int8_t magnitudes[128];
   float step;
+  // A code's signed int8 value on this grid.
+  std::int8_t value(std::uint8_t code) const {
+    return static_cast<std::int8_t>((code & 0x80) != 0 ? -magnitudes[code & 0x7F] : magnitudes[code]);
+  }
 };
 const IndexInt8Grid& index_int8_grid(std::uint8_t largest_code);
 constexpr std::uint8_t kIndexKeyGridCode = 0x7E;  // the keys' grid: 448

@@ -33,7 +33,7 @@ constexpr int kKeys = 4;  // keys scored together: 16 accumulators for one chunk
   DSV32_DOT_BYTES("q0", "k1", "b0") DSV32_DOT_BYTES("q1", "k1", "b1") DSV32_DOT_BYTES("q2", "k1", "b2") DSV32_DOT_BYTES("q3", "k1", "b3")
 
 void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n, float* out) {
-  static const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
+  const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
   const __m512i table[2] = {_mm512_loadu_si512(grid.magnitudes), _mm512_loadu_si512(grid.magnitudes + 64)};
   const std::size_t dim = query.dim, heads = query.padded_heads, quads = dim / 4;
   alignas(64) std::uint8_t keys[kKeys][kIndexMaxDim];

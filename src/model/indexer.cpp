@@ -98,46 +98,43 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   // one query are split across the threads (a decoded token has one query and many keys), in
   // runs that lie side by side in a cache block.
   const std::int64_t padded_heads = index_padded_heads(Hi);
-  std::uint16_t* packed_q = grow(ws_.index_q_packed, padded_heads * Di);
-  std::int8_t* packed_q_int8 = grow(ws_.index_q_int8, padded_heads * Di);
-  std::int32_t* q_offsets = grow(ws_.index_q_offsets, padded_heads);
-  float* padded_weights = grow(ws_.index_padded_weights, padded_heads);
   const IndexScoresInt8Fn score_int8 = index_scores_int8_for(ctx_.precision(), ctx_.indexer_products(), Di);
+  // The query packed for whichever kernel scores (kernels/index_scores.h or index_scores_int8.h).
+  std::uint16_t* packed_q = score_int8 == nullptr ? grow(ws_.index_q_packed, padded_heads * Di) : nullptr;
+  std::int8_t* packed_q_int8 = score_int8 != nullptr ? grow(ws_.index_q_int8, padded_heads * Di) : nullptr;
+  std::int32_t* q_offsets = score_int8 != nullptr ? grow(ws_.index_q_offsets, padded_heads) : nullptr;
+  float* padded_weights = grow(ws_.index_padded_weights, padded_heads);
   const IndexScoresFn score_exact = Di % 16 == 0 && Di <= static_cast<std::int64_t>(kIndexMaxDim) ? best_index_scores() : &index_scores_scalar;
   std::int32_t* selection = grow(ws_.selection, T * c.index_topk);
   std::int64_t* counts = grow(ws_.selection_count, T);
   std::fill(counts, counts + T, -1);
+  const auto dim = static_cast<std::size_t>(Di), heads = static_cast<std::size_t>(padded_heads);
+  const IndexQuery query{packed_q, padded_weights, dim, heads};
+  const IndexQueryInt8 query_int8{packed_q_int8, q_offsets, padded_weights, dim, heads};
+  const auto score_keys = [&](const std::uint8_t* codes, const float* key_scales, std::size_t n, float* out) {
+    if (score_int8 != nullptr) {
+      score_int8(query_int8, codes, key_scales, n, out);
+    } else {
+      score_exact(query, codes, key_scales, n, out);
+    }
+  };
   for (std::int64_t s = 0; s < S; ++s) {
     const std::int64_t t = selecting[s], keys = rows[t].position + 1;
     float* scores = grow(ws_.index_scores, keys);
-    const auto dim = static_cast<std::size_t>(Di), heads = static_cast<std::size_t>(padded_heads);
-    const IndexQuery query{packed_q, padded_weights, dim, heads};
-    const IndexQueryInt8 query_int8{packed_q_int8, q_offsets, padded_weights, dim, heads};
     if (score_int8 != nullptr) {
       pack_index_query_int8(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q_int8, q_offsets, padded_weights);
     } else {
       pack_index_query(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q, padded_weights);
     }
-    const auto score_keys = [&](const std::uint8_t* codes, const float* key_scales, std::size_t n, float* out) {
-      if (score_int8 != nullptr) {
-        score_int8(query_int8, codes, key_scales, n, out);
-      } else {
-        score_exact(query, codes, key_scales, n, out);
-      }
-    };
     const SequenceCache& cache = *rows[t].cache;
     const std::int64_t run_tokens = cache.block_tokens();
     ctx_.pool().parallel_for(static_cast<std::size_t>(keys), [&](std::size_t begin, std::size_t end, unsigned) {
       for (auto s0 = static_cast<std::int64_t>(begin); s0 < static_cast<std::int64_t>(end);) {
         const std::int64_t run = std::min(static_cast<std::int64_t>(end) - s0, run_tokens - s0 % run_tokens);
         const KvSlot slot = cache.slot(layer, s0);
+        // The next run while this one is scored (32K: 880 -> 790 us a layer).
         if (s0 + run < static_cast<std::int64_t>(end)) {
-          // The next run's keys into L2 while these are scored: each run lies in its own cache
-          // block, where the hardware prefetcher starts over (32K decode: 880 -> 790 us per layer).
-          const KvSlot next = cache.slot(layer, s0 + run);
-          const std::int64_t next_run = std::min(static_cast<std::int64_t>(end) - s0 - run, run_tokens);
-          for (std::int64_t offset = 0; offset < next_run * Di; offset += 64) __builtin_prefetch(next.index_codes + offset, 0, 2);
-          for (std::int64_t offset = 0; offset < next_run; offset += 16) __builtin_prefetch(next.index_scale + offset, 0, 2);
+          cache.prefetch_index_keys(layer, s0 + run, std::min(static_cast<std::int64_t>(end) - s0 - run, run_tokens));
         }
         score_keys(slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0);
         s0 += run;

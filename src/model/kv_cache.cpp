@@ -124,4 +124,11 @@ void SequenceCache::prefetch_attention_entries(std::int64_t layer, std::int64_t 
   for (std::int64_t i = 0; i < layout.rope_dim; i += 16) __builtin_prefetch(entry.rope_key + i);
 }
 
+void SequenceCache::prefetch_index_keys(std::int64_t layer, std::int64_t position, std::int64_t count) const {
+  const KvSlot first = slot(layer, position);
+  const std::int64_t code_bytes = count * pool_->layout().index_dim;
+  for (std::int64_t offset = 0; offset < code_bytes; offset += 64) __builtin_prefetch(first.index_codes + offset, 0, 2);
+  for (std::int64_t i = 0; i < count; i += 16) __builtin_prefetch(first.index_scale + i, 0, 2);
+}
+
 }  // namespace dsv32

@@ -18,19 +18,19 @@ constexpr std::size_t kMaskWordBits = 8 * sizeof(unsigned long);
 
 std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
 
-std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-    }
-  }
-  if (cpus.empty()) {
-    for (unsigned cpu = 0; cpu < std::max(1u, std::thread::hardware_concurrency()); ++cpu) cpus.push_back(static_cast<int>(cpu));
-  }
-  return cpus;
+// The range's pages: the first one's address (page-aligned) and how many.
+struct Pages {
+  std::uintptr_t first;
+  std::size_t count;
+  void* at(std::size_t i) const { return reinterpret_cast<void*>(first + i * page_size()); }
+};
+Pages pages_of(const void* data, std::size_t bytes) {
+  const std::size_t page = page_size();
+  const auto begin = reinterpret_cast<std::uintptr_t>(data) / page * page, end = reinterpret_cast<std::uintptr_t>(data) + bytes;
+  return {begin, bytes == 0 ? 0 : (end - begin + page - 1) / page};
 }
+
+constexpr std::size_t kMovePagesBatch = 1 << 16;  // pages per move_pages call
 
 // A node mask for the memory-policy calls, with its size in the `maxnode` they expect (the
 // kernel reads maxnode - 1 bits).
@@ -44,9 +44,21 @@ NodeMask node_mask_for_policy_calls() {
   return NodeMask{std::vector<unsigned long>((bits + kMaskWordBits - 1) / kMaskWordBits, 0)};
 }
 
-constexpr std::size_t kMovePagesBatch = 1 << 16;  // pages per move_pages call
-
 }  // namespace
+
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) {
+    for (unsigned cpu = 0; cpu < std::max(1u, std::thread::hardware_concurrency()); ++cpu) cpus.push_back(static_cast<int>(cpu));
+  }
+  return cpus;
+}
 
 NumaTopology::NumaTopology(std::vector<NumaNode> nodes, bool user_memory_policy)
     : nodes_(std::move(nodes)), user_memory_policy_(user_memory_policy) {}
@@ -118,9 +130,9 @@ PagePlacement& PagePlacement::operator+=(const PagePlacement& other) {
 
 PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::vector<int>& nodes) {
   PagePlacement placement;
-  if (nodes.empty() || bytes == 0) return placement;
-  const std::size_t page = page_size(), count = (bytes + page - 1) / page;
-  const auto base = reinterpret_cast<std::uintptr_t>(data);
+  if (nodes.empty()) return placement;
+  const Pages range = pages_of(data, bytes);
+  placement.pages = range.count;
   std::vector<void*> pages;
   std::vector<int> targets;
   std::vector<int> status;
@@ -143,10 +155,9 @@ PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::v
     pages.clear();
     targets.clear();
   };
-  for (std::size_t i = 0; i < count; ++i) {
-    ++placement.pages;
-    pages.push_back(reinterpret_cast<void*>(base + i * page));
-    targets.push_back(interleave_node(i * page, nodes));
+  for (std::size_t i = 0; i < range.count; ++i) {
+    pages.push_back(range.at(i));
+    targets.push_back(interleave_node(i * page_size(), nodes));
     if (pages.size() == kMovePagesBatch) flush();
   }
   flush();
@@ -154,12 +165,12 @@ PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::v
 }
 
 std::vector<std::size_t> pages_per_node(const void* data, std::size_t bytes) {
-  const std::size_t page = page_size(), count = (bytes + page - 1) / page;
-  std::vector<void*> pages(count);
-  for (std::size_t i = 0; i < count; ++i) pages[i] = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(data) / page * page + i * page);
-  std::vector<int> status(count);
+  const Pages range = pages_of(data, bytes);
+  std::vector<void*> pages(range.count);
+  for (std::size_t i = 0; i < range.count; ++i) pages[i] = range.at(i);
+  std::vector<int> status(range.count);
   std::vector<std::size_t> counts;
-  if (count == 0 || ::move_pages(0, count, pages.data(), nullptr, status.data(), 0) < 0) return counts;
+  if (range.count == 0 || ::move_pages(0, range.count, pages.data(), nullptr, status.data(), 0) < 0) return counts;
   for (const int node : status) {
     if (node < 0) continue;
     if (counts.size() <= static_cast<std::size_t>(node)) counts.resize(static_cast<std::size_t>(node) + 1, 0);

@@ -79,6 +79,10 @@ PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::v
 // How many resident pages of the range lie on each node id (index: node id); for tests and reports.
 std::vector<std::size_t> pages_per_node(const void* data, std::size_t bytes);
 
+// The CPUs this process may run on (sched_getaffinity: taskset, cpusets); every CPU where the
+// kernel does not say.
+std::vector<int> allowed_cpus();
+
 // Pins the calling thread to `cpus` (all of them allowed); false if the kernel refused.
 bool pin_current_thread(const std::vector<int>& cpus);
 

@@ -1,7 +1,5 @@
 #include "util/thread_pool.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -27,11 +25,7 @@ void cpu_relax() {
 
 }  // namespace
 
-unsigned ThreadPool::default_threads() {
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) return static_cast<unsigned>(CPU_COUNT(&allowed));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
+unsigned ThreadPool::default_threads() { return static_cast<unsigned>(allowed_cpus().size()); }
 
 ThreadPool::ThreadPool(unsigned threads, const std::vector<std::vector<int>>& worker_cpus) {
   if (threads == 0) threads = default_threads();

@@ -104,11 +104,6 @@ std::vector<float> run_exact(const Scenario& s) {
   return scores;
 }
 
-// The int8 value of code on a grid.
-double grid_value(std::uint8_t code, const IndexInt8Grid& grid) {
-  return (code & 0x80) != 0 ? -grid.magnitudes[code & 0x7F] : grid.magnitudes[code];
-}
-
 TEST(IndexScoresInt8Test, ReferenceComputesTheFormula) {
   const Scenario s = make_scenario(5, 16, 7, 1);
   const auto scores = run_int8(index_scores_int8_scalar, s);
@@ -120,7 +115,7 @@ TEST(IndexScoresInt8Test, ReferenceComputesTheFormula) {
       const std::uint8_t* head = s.q_codes.data() + h * s.dim;
       const IndexInt8Grid& head_grid = index_int8_grid(largest_magnitude_code(head, static_cast<std::size_t>(s.dim)));
       double dot = 0.0;
-      for (std::int64_t d = 0; d < s.dim; ++d) dot += grid_value(head[d], head_grid) * grid_value(key[d], key_grid);
+      for (std::int64_t d = 0; d < s.dim; ++d) dot += static_cast<double>(head_grid.value(head[d])) * key_grid.value(key[d]);
       const double weight = static_cast<double>(s.weights[h]) * head_grid.step * key_grid.step;
       sum += weight * std::max(dot, 0.0);
       magnitude += std::fabs(weight * dot);

@@ -229,6 +229,14 @@ class QuantizedCheckpointTest : public ::testing::Test {
     std::ofstream(file, std::ios::binary) << std::string(reinterpret_cast<const char*>(&new_size), 8) << text << bytes.substr(8 + size);
   }
 
+  // The tensor's shape [rows, cols] written as [cols, rows].
+  void transpose_shape(const std::string& name) {
+    edit_header([&](nlohmann::json& header) {
+      auto& shape = header[name]["shape"];
+      shape = {shape[1].get<std::int64_t>(), shape[0].get<std::int64_t>()};
+    });
+  }
+
   std::string load_error() const { return test::checkpoint_load_error(dir_); }
 
   fs::path dir_;
@@ -325,20 +333,12 @@ TEST_F(QuantizedCheckpointTest, MissingScalesAreNamed) {
 }
 
 TEST_F(QuantizedCheckpointTest, WrongScaleShapeIsNamed) {
-  edit_header([](nlohmann::json& header) {
-    auto& scale = header["model.layers.0.self_attn.q_b_proj.weight_scale"];
-    const auto rows = scale["shape"][0].get<std::int64_t>(), cols = scale["shape"][1].get<std::int64_t>();
-    scale["shape"] = {cols, rows};
-  });
+  transpose_shape("model.layers.0.self_attn.q_b_proj.weight_scale");
   EXPECT_NE(load_error().find("q_b_proj.weight_scale: shape"), std::string::npos) << load_error();
 }
 
 TEST_F(QuantizedCheckpointTest, WrongCodesShapeIsNamed) {
-  edit_header([](nlohmann::json& header) {
-    auto& codes = header["model.layers.0.self_attn.q_b_proj.weight"];
-    const auto rows = codes["shape"][0].get<std::int64_t>(), cols = codes["shape"][1].get<std::int64_t>();
-    codes["shape"] = {cols, rows};
-  });
+  transpose_shape("model.layers.0.self_attn.q_b_proj.weight");
   EXPECT_NE(load_error().find("q_b_proj.weight: U8 (I4, two values a byte) shape"), std::string::npos) << load_error();
 }
 
