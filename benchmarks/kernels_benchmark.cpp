@@ -203,7 +203,7 @@ void index_scores_int8(benchmark::State& state, IndexScoresInt8Fn fn) {
   pack_index_query_int8(q.data(), weights.data(), kHeads, kDim, packed.data(), offsets.data(), padded_weights.data());
   const IndexQueryInt8 query{packed.data(), offsets.data(), padded_weights.data(), kDim, padded};
   for (auto _ : state) {
-    fn(query, keys.data(), key_scales.data(), kKeys, scores.data());
+    fn(query, keys.data(), key_scales.data(), kKeys, scores.data(), {});
     benchmark::DoNotOptimize(scores.data());
   }
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * kHeads * kDim * kKeys, benchmark::Counter::kIsIterationInvariantRate);

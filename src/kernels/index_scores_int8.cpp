@@ -61,7 +61,7 @@ void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weight
 }
 
 void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
-                              float* scores) {
+                              float* scores, IndexKeysPrefetch) {
   const std::size_t heads = query.padded_heads, dim = query.dim;
   std::int32_t key[kIndexMaxDim];
   for (std::size_t j = 0; j < n; ++j) {

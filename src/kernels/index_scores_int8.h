@@ -55,11 +55,22 @@ struct IndexQueryInt8 {
 void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weights, std::int64_t heads, std::int64_t dim,
                            std::int8_t* packed, std::int32_t* offsets, float* weights);
 
-using IndexScoresInt8Fn = void (*)(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
-                                   float* scores);
+// Memory a call requests into L2 while it scores, a few lines per group of keys: the next run's
+// key codes and scales (64-byte lines from each begin). Asked for at once when a run started,
+// they filled the core's miss queue and held up the run's first products.
+struct IndexKeysPrefetch {
+  const void* codes = nullptr;
+  std::size_t code_lines = 0;
+  const void* scales = nullptr;
+  std::size_t scale_lines = 0;
+};
 
+using IndexScoresInt8Fn = void (*)(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
+                                   float* scores, IndexKeysPrefetch prefetch);
+
+// (the prefetch is a hint the reference leaves aside)
 void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
-                              float* scores);
+                              float* scores, IndexKeysPrefetch prefetch);
 IndexScoresInt8Fn index_scores_int8_avx512();  // nullptr without AVX512-VNNI, -VBMI, -BW, -VL
 // The SIMD kernel where the CPU has it (and DSV32_ISA does not cap it below avx512), else
 // nullptr: without VNNI int8 products are no faster than index_scores.h's exact ones.

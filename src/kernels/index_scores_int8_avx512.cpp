@@ -32,12 +32,37 @@ constexpr int kKeys = 4;  // keys scored together: 16 accumulators for one chunk
   DSV32_DOT_BYTES("q0", "k0", "a0") DSV32_DOT_BYTES("q1", "k0", "a1") DSV32_DOT_BYTES("q2", "k0", "a2") DSV32_DOT_BYTES("q3", "k0", "a3") \
   DSV32_DOT_BYTES("q0", "k1", "b0") DSV32_DOT_BYTES("q1", "k1", "b1") DSV32_DOT_BYTES("q2", "k1", "b2") DSV32_DOT_BYTES("q3", "k1", "b3")
 
-void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n, float* out) {
+// The prefetch's lines, an even share at each group of keys (integer addresses: a prefetch
+// never faults, but a pointer formed past the cache's end would be undefined behaviour).
+class GroupPrefetch {
+ public:
+  GroupPrefetch(IndexKeysPrefetch prefetch, std::size_t groups)
+      : codes_(reinterpret_cast<std::uintptr_t>(prefetch.codes)), codes_end_(codes_ + 64 * prefetch.code_lines),
+        scales_(reinterpret_cast<std::uintptr_t>(prefetch.scales)), scales_end_(scales_ + 64 * prefetch.scale_lines),
+        per_group_((prefetch.code_lines + prefetch.scale_lines + groups - 1) / std::max<std::size_t>(groups, 1)) {}
+  void group() {
+    for (std::size_t i = 0; i < per_group_; ++i) {
+      std::uintptr_t& next = scales_ < scales_end_ ? scales_ : codes_;  // the scales first
+      if (next >= codes_end_ && &next == &codes_) return;
+      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
+      next += 64;
+    }
+  }
+
+ private:
+  std::uintptr_t codes_, codes_end_, scales_, scales_end_;
+  std::size_t per_group_;
+};
+
+void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n, float* out,
+            IndexKeysPrefetch prefetch) {
   const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
   const __m512i table[2] = {_mm512_loadu_si512(grid.magnitudes), _mm512_loadu_si512(grid.magnitudes + 64)};
   const std::size_t dim = query.dim, heads = query.padded_heads, quads = dim / 4;
   alignas(64) std::uint8_t keys[kKeys][kIndexMaxDim];
+  GroupPrefetch ahead(prefetch, (n + kKeys - 1) / kKeys);
   for (std::size_t j0 = 0; j0 < n; j0 += kKeys) {
+    ahead.group();
     const std::size_t m = std::min<std::size_t>(kKeys, n - j0);
     for (std::size_t j = 0; j < kKeys; ++j) key_to_unsigned(key_codes + (j0 + std::min(j, m - 1)) * dim, dim, table, keys[j]);
     __m512 lanes[kKeys];

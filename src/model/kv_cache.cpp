@@ -124,6 +124,17 @@ void SequenceCache::prefetch_attention_entries(std::int64_t layer, std::int64_t 
   for (std::int64_t i = 0; i < layout.rope_dim; i += 16) __builtin_prefetch(entry.rope_key + i);
 }
 
+IndexKeysPrefetch SequenceCache::index_keys_lines(std::int64_t layer, std::int64_t position, std::int64_t count) const {
+  const KvSlot first = slot(layer, position);
+  const auto lines = [](const void* begin, std::size_t bytes) {  // lines holding [begin, begin + bytes)
+    const auto start = reinterpret_cast<std::uintptr_t>(begin);
+    return static_cast<std::size_t>((start + bytes + 63) / 64 - start / 64);
+  };
+  const auto line_start = [](const void* at) { return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(at) / 64 * 64); };
+  const auto code_bytes = static_cast<std::size_t>(count * pool_->layout().index_dim), scale_bytes = static_cast<std::size_t>(count) * sizeof(float);
+  return {line_start(first.index_codes), lines(first.index_codes, code_bytes), line_start(first.index_scale), lines(first.index_scale, scale_bytes)};
+}
+
 void SequenceCache::prefetch_index_keys(std::int64_t layer, std::int64_t position, std::int64_t count) const {
   const KvSlot first = slot(layer, position);
   const std::int64_t code_bytes = count * pool_->layout().index_dim;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/index_scores_int8.h"
 #include "model/config.h"
 
 namespace dsv32 {
@@ -93,6 +94,8 @@ class SequenceCache {
   // Asks for the indexer keys (codes and scales) of positions [position, position + count), which
   // lie in one cache block, into L2: each block's run starts over the hardware prefetcher.
   void prefetch_index_keys(std::int64_t layer, std::int64_t position, std::int64_t count) const;
+  // The same lines, for the int8 scoring kernel to request spread over its work.
+  IndexKeysPrefetch index_keys_lines(std::int64_t layer, std::int64_t position, std::int64_t count) const;
   static constexpr std::int64_t kPrefetchAheadKeys = 4;  // how far ahead of use (measured: 4K decode +11%)
 
  private:

@@ -83,14 +83,14 @@ Scenario make_scenario(std::int64_t heads, std::int64_t dim, std::int64_t keys, 
   return s;
 }
 
-std::vector<float> run_int8(IndexScoresInt8Fn fn, const Scenario& s) {
+std::vector<float> run_int8(IndexScoresInt8Fn fn, const Scenario& s, IndexKeysPrefetch prefetch = {}) {
   const std::int64_t padded = index_padded_heads(s.heads);
   std::vector<std::int8_t> packed(static_cast<std::size_t>(padded * s.dim));
   std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded));
   std::vector<float> weights(static_cast<std::size_t>(padded)), scores(static_cast<std::size_t>(s.keys), -1.0f);
   pack_index_query_int8(s.q_codes.data(), s.weights.data(), s.heads, s.dim, packed.data(), offsets.data(), weights.data());
   const IndexQueryInt8 query{packed.data(), offsets.data(), weights.data(), static_cast<std::size_t>(s.dim), static_cast<std::size_t>(padded)};
-  fn(query, s.key_codes.data(), s.key_scales.data(), static_cast<std::size_t>(s.keys), scores.data());
+  fn(query, s.key_codes.data(), s.key_scales.data(), static_cast<std::size_t>(s.keys), scores.data(), prefetch);
   return scores;
 }
 
@@ -135,6 +135,9 @@ TEST(IndexScoresInt8Test, Avx512MatchesReferenceBitwise) {
     std::fill_n(s.key_codes.begin() + dim, dim, std::uint8_t{0});  // a zero key
     const auto ours = run_int8(fast, s), reference = run_int8(index_scores_int8_scalar, s);
     for (std::int64_t j = 0; j < keys; ++j) EXPECT_EQ(ours[j], reference[j]) << "heads " << heads << " dim " << dim << " key " << j;
+    // Requesting lines (here the keys' own, and one line past them) changes no result.
+    const IndexKeysPrefetch prefetch{s.key_codes.data(), s.key_codes.size() / 64 + 1, s.key_scales.data(), s.key_scales.size() * 4 / 64 + 1};
+    EXPECT_EQ(run_int8(fast, s, prefetch), ours) << "heads " << heads << " dim " << dim;
   }
 }
 
