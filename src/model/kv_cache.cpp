@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "util/error.h"
 
@@ -37,12 +38,34 @@ KvLayout KvLayout::for_model(const ModelConfig& config, std::int64_t block_token
   return layout;
 }
 
+namespace {
+
+constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
+
+// `bytes` of anonymous memory starting on a huge page, asked to be backed by huge pages where
+// the kernel grants them (transparent huge pages in "madvise" or "always" mode). The indexer's
+// selection scatters a decoded token's reads over the whole cache, and with 4 KB pages nearly
+// every entry's sections cost a TLB miss: 32K decode, 5 alternated pairs, forward 30.3 -> 28.5
+// ms per step (attention core 4.32 -> 3.72, indexer 11.31 -> 10.45), every pair faster.
+std::uint8_t* map_huge_aligned(std::size_t bytes) {
+  const std::size_t reserved = bytes + kHugePageBytes;
+  void* map = ::mmap(nullptr, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (map == MAP_FAILED) return nullptr;
+  const auto start = reinterpret_cast<std::uintptr_t>(map);
+  const std::uintptr_t aligned = (start + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+  if (aligned > start) ::munmap(map, aligned - start);  // the unaligned head and the unused tail
+  if (const std::uintptr_t end = aligned + bytes; end < start + reserved) ::munmap(reinterpret_cast<void*>(end), start + reserved - end);
+  ::madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);  // a hint: without THP the pages stay small
+  return reinterpret_cast<std::uint8_t*>(aligned);
+}
+
+}  // namespace
+
 KvPool::KvPool(const KvLayout& layout, std::int64_t num_blocks) : layout_(layout), num_blocks_(num_blocks) {
   if (num_blocks <= 0) fail("KV cache: the budget must hold at least one block");
   memory_bytes_ = layout.block_bytes * static_cast<std::size_t>(num_blocks);
-  void* map = ::mmap(nullptr, memory_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (map == MAP_FAILED) fail("KV cache: cannot reserve {} bytes", memory_bytes_);
-  memory_ = static_cast<std::uint8_t*>(map);
+  memory_ = map_huge_aligned(memory_bytes_);
+  if (memory_ == nullptr) fail("KV cache: cannot reserve {} bytes", memory_bytes_);
   free_.reserve(static_cast<std::size_t>(num_blocks));
   references_.assign(static_cast<std::size_t>(num_blocks), 0);
   for (auto block = static_cast<std::int32_t>(num_blocks); block-- > 0;) free_.push_back(block);
