@@ -210,7 +210,7 @@ void index_scores_int8(benchmark::State& state, IndexScoresInt8Fn fn) {
 }
 
 // The indexer's top-2048 of 32768 scores (one layer of a decoded token at 32K context).
-void index_top_k(benchmark::State& state) {
+void index_top_k(benchmark::State& state, const TopKKernels* kernels) {
   constexpr std::int64_t kKeys = 32768, kTopK = 2048;
   std::mt19937 rng(10);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -218,7 +218,7 @@ void index_top_k(benchmark::State& state) {
   for (float& score : scores) score = normal(rng);
   std::vector<std::int32_t> selection(kTopK), scratch(static_cast<std::size_t>(top_k_scratch_words(kKeys)));
   for (auto _ : state) {
-    select_top_k(scores.data(), kKeys, kTopK, selection.data(), scratch.data());
+    select_top_k(scores.data(), kKeys, kTopK, selection.data(), scratch.data(), *kernels);
     benchmark::DoNotOptimize(selection.data());
   }
   state.counters["keys/s"] = benchmark::Counter(static_cast<double>(kKeys), benchmark::Counter::kIsIterationInvariantRate);
@@ -287,7 +287,8 @@ void register_all() {
   if (const IndexScoresFn fn = index_scores_avx512()) benchmark::RegisterBenchmark("IndexScores4096/avx512bf16", index_scores, fn);
   benchmark::RegisterBenchmark("IndexScoresInt8_4096/scalar", index_scores_int8, &index_scores_int8_scalar);
   if (const IndexScoresInt8Fn fn = index_scores_int8_avx512()) benchmark::RegisterBenchmark("IndexScoresInt8_4096/avx512vnni", index_scores_int8, fn);
-  benchmark::RegisterBenchmark("IndexTopK32768", index_top_k);
+  benchmark::RegisterBenchmark("IndexTopK32768/scalar", index_top_k, &scalar_top_k());
+  if (const TopKKernels* fast = avx512_top_k()) benchmark::RegisterBenchmark("IndexTopK32768/avx512", index_top_k, fast);
   benchmark::RegisterBenchmark("Attention2048/scalar", attention, &attend_block_bf16_scalar);
   if (const AttendBlockBf16 fn = attend_block_bf16_avx512()) benchmark::RegisterBenchmark("Attention2048/avx512bf16", attention, fn);
 }

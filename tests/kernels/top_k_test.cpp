@@ -22,12 +22,19 @@ std::vector<std::int32_t> sorted_top_k(const std::vector<float>& scores, std::in
   return order;
 }
 
-std::vector<std::int32_t> radix_top_k(const std::vector<float>& scores, std::int64_t k) {
+std::vector<std::int32_t> radix_top_k(const std::vector<float>& scores, std::int64_t k, const TopKKernels& kernels = best_top_k()) {
   const auto n = static_cast<std::int64_t>(scores.size());
   std::vector<std::int32_t> out(static_cast<std::size_t>(std::min(k, n)), -1);
   std::vector<std::int32_t> scratch(static_cast<std::size_t>(top_k_scratch_words(n)));
-  select_top_k(scores.data(), n, k, out.data(), scratch.data());
+  select_top_k(scores.data(), n, k, out.data(), scratch.data(), kernels);
   return out;
+}
+
+// The kernel tables this CPU runs: the reference, and AVX-512 where it has it.
+std::vector<const TopKKernels*> top_k_tables() {
+  std::vector<const TopKKernels*> tables{&scalar_top_k()};
+  if (const TopKKernels* fast = avx512_top_k()) tables.push_back(fast);
+  return tables;
 }
 
 std::vector<float> scores_of_kind(int kind, std::size_t n, std::uint32_t seed) {
@@ -49,13 +56,15 @@ std::vector<float> scores_of_kind(int kind, std::size_t n, std::uint32_t seed) {
 }
 
 TEST(TopK, MatchesAFullSortUnderTheTotalOrder) {
-  for (int kind = 0; kind < 5; ++kind) {
-    for (const std::size_t n : {1, 2, 7, 100, 4096, 5000}) {
-      for (const std::int64_t k : {0L, 1L, 2L, 50L, 2048L, static_cast<std::int64_t>(n) - 1, static_cast<std::int64_t>(n),
-                                   static_cast<std::int64_t>(n) + 5}) {
-        if (k < 0) continue;
-        const auto scores = scores_of_kind(kind, n, static_cast<std::uint32_t>(kind * 31 + n));
-        EXPECT_EQ(radix_top_k(scores, k), sorted_top_k(scores, k)) << "kind " << kind << " n=" << n << " k=" << k;
+  for (const TopKKernels* kernels : top_k_tables()) {
+    for (int kind = 0; kind < 5; ++kind) {
+      for (const std::size_t n : {1, 2, 7, 17, 100, 4096, 5000}) {
+        for (const std::int64_t k : {0L, 1L, 2L, 5L, 50L, 2048L, static_cast<std::int64_t>(n) - 1, static_cast<std::int64_t>(n),
+                                     static_cast<std::int64_t>(n) + 5}) {
+          if (k < 0) continue;
+          const auto scores = scores_of_kind(kind, n, static_cast<std::uint32_t>(kind * 31 + n));
+          EXPECT_EQ(radix_top_k(scores, k, *kernels), sorted_top_k(scores, k)) << kernels->name << " kind " << kind << " n=" << n << " k=" << k;
+        }
       }
     }
   }
@@ -63,9 +72,11 @@ TEST(TopK, MatchesAFullSortUnderTheTotalOrder) {
 
 TEST(TopK, ZerosOfBothSignsTieAndTheEarlierPositionWins) {
   const std::vector<float> scores = {-0.0f, 0.0f, -1.0f, -0.0f};
-  EXPECT_EQ(radix_top_k(scores, 1), (std::vector<std::int32_t>{0}));
-  EXPECT_EQ(radix_top_k(scores, 2), (std::vector<std::int32_t>{0, 1}));
-  EXPECT_EQ(radix_top_k(scores, 3), (std::vector<std::int32_t>{0, 1, 3}));
+  for (const TopKKernels* kernels : top_k_tables()) {
+    EXPECT_EQ(radix_top_k(scores, 1, *kernels), (std::vector<std::int32_t>{0})) << kernels->name;
+    EXPECT_EQ(radix_top_k(scores, 2, *kernels), (std::vector<std::int32_t>{0, 1})) << kernels->name;
+    EXPECT_EQ(radix_top_k(scores, 3, *kernels), (std::vector<std::int32_t>{0, 1, 3})) << kernels->name;
+  }
 }
 
 }  // namespace
