@@ -18,10 +18,12 @@ constexpr int kBuckets = 2048;
 constexpr int kHistograms = 4;
 
 // Negative floats have every bit flipped, the others only the sign bit; -0 is +0 first, so the
-// two zeros tie as they compare.
+// two zeros tie as they compare. (In integer steps, as the AVX-512 pass: a float comparison
+// would read subnormals as zeros under DAZ.)
 void ordered_keys_scalar(const float* scores, std::int64_t n, std::uint32_t* keys) {
   for (std::int64_t i = 0; i < n; ++i) {
-    const auto bits = std::bit_cast<std::uint32_t>(scores[i] == 0.0f ? 0.0f : scores[i]);
+    auto bits = std::bit_cast<std::uint32_t>(scores[i]);
+    if ((bits & 0x7FFFFFFFu) == 0) bits = 0;
     keys[i] = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
   }
 }

@@ -1,6 +1,7 @@
 #include "model/kv_cache.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -53,8 +54,13 @@ std::uint8_t* map_huge_aligned(std::size_t bytes) {
   if (map == MAP_FAILED) return nullptr;
   const auto start = reinterpret_cast<std::uintptr_t>(map);
   const std::uintptr_t aligned = (start + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
-  if (aligned > start) ::munmap(map, aligned - start);  // the unaligned head and the unused tail
-  if (const std::uintptr_t end = aligned + bytes; end < start + reserved) ::munmap(reinterpret_cast<void*>(end), start + reserved - end);
+  // The unaligned head and the unused tail (from the page after the pool's last byte: munmap
+  // takes page-aligned addresses, and ~KvPool's munmap of `bytes` covers that last page).
+  if (aligned > start) ::munmap(map, aligned - start);
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  if (const std::uintptr_t end = (aligned + bytes + page - 1) / page * page; end < start + reserved) {
+    ::munmap(reinterpret_cast<void*>(end), start + reserved - end);
+  }
   ::madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);  // a hint: without THP the pages stay small
   return reinterpret_cast<std::uint8_t*>(aligned);
 }
