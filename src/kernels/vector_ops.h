@@ -42,6 +42,9 @@ struct VectorOps {
   void (*e4m3_to_f32)(const std::uint8_t* src, float scale, float* dst, std::size_t n);  // dst = value * scale
   // A row of n I4 values (kernels/weight.h; n even): dst[c] = q[c] * scales[c / kI4GroupSize], exact.
   void (*i4_to_f32)(const std::uint8_t* packed, const float* scales, float* dst, std::size_t n);
+  // gate[i] = silu(gate[i]) * up[i] with e^x from a polynomial, the same bits on every table
+  // (kernels/silu_fast.h): the bf16 mode's SwiGLU.
+  void (*silu_mul_fast)(float* gate, const float* up, std::size_t n);
 };
 
 const VectorOps& scalar_vector_ops();

@@ -7,6 +7,7 @@
 
 #include "kernels/i4_avx512.h"
 #include "kernels/number_formats.h"
+#include "kernels/silu_fast.h"
 #include "kernels/weight.h"
 #include "kernels/vector_ops.h"
 
@@ -283,10 +284,35 @@ void dot4_bf16(const std::uint16_t* rows, std::size_t row_stride, const float* x
   }
 }
 
+// kernels/silu_fast.h, 16 at a time (vscalefps: p * 2^n, exact here as ldexp).
+void silu_mul_fast(float* gate, const float* up, std::size_t n) {
+  using C = SiluFastConstants;
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 g = _mm512_loadu_ps(gate + i);
+    __m512 y = _mm512_sub_ps(_mm512_setzero_ps(), g);
+    y = _mm512_max_ps(y, _mm512_set1_ps(C::kLowest));
+    y = _mm512_min_ps(y, _mm512_set1_ps(C::kHighest));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(C::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(C::kLn2High), y);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(C::kLn2Low), r);
+    __m512 p = _mm512_set1_ps(C::kC6);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C::kC5));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C::kC4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C::kC3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C::kC2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C::kC1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C::kC0));
+    const __m512 e = _mm512_scalef_ps(p, k);
+    _mm512_storeu_ps(gate + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), _mm512_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) gate[i] = silu_mul_fast_one(gate[i], up[i]);
+}
+
 }  // namespace
 
 const VectorOps* avx512_vector_ops() {
-  static const VectorOps ops{"avx512", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row, i4_row};
+  static const VectorOps ops{"avx512", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row, i4_row, silu_mul_fast};
   __builtin_cpu_init();
   const bool usable = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");

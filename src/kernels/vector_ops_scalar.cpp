@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "kernels/number_formats.h"
+#include "kernels/silu_fast.h"
 #include "kernels/weight.h"
 #include "kernels/vector_ops.h"
 
@@ -76,10 +77,14 @@ void i4_row(const std::uint8_t* packed, const float* scales, float* dst, std::si
   for (std::size_t c = 0; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / kI4GroupSize];
 }
 
+void silu_mul_fast(float* gate, const float* up, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) gate[i] = silu_mul_fast_one(gate[i], up[i]);
+}
+
 }  // namespace
 
 const VectorOps& scalar_vector_ops() {
-  static const VectorOps ops{"scalar", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row, i4_row};
+  static const VectorOps ops{"scalar", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row, i4_row, silu_mul_fast};
   return ops;
 }
 
