@@ -170,35 +170,10 @@ void dot4_bf16(const std::uint16_t* rows, std::size_t row_stride, const float* x
   }
 }
 
-// kernels/silu_fast.h, 8 at a time: p * 2^n as (p * 2^(n/2)) * 2^(n - n/2), both powers built
-// in the exponent field and normal for n in [-126, 128], so only the second product rounds (as
-// ldexp and vscalefps round once, to a subnormal or to infinity).
+// kernels/silu_fast.h one value at a time: the bf16 mode that uses it runs only on CPUs with
+// AVX512-BF16, which take the AVX-512 table's.
 void silu_mul_fast(float* gate, const float* up, std::size_t n) {
-  using C = SiluFastConstants;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 g = _mm256_loadu_ps(gate + i);
-    __m256 y = _mm256_sub_ps(_mm256_setzero_ps(), g);
-    y = _mm256_max_ps(y, _mm256_set1_ps(C::kLowest));
-    y = _mm256_min_ps(y, _mm256_set1_ps(C::kHighest));
-    const __m256 k = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(C::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(C::kLn2High), y);
-    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(C::kLn2Low), r);
-    __m256 p = _mm256_set1_ps(C::kC6);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C::kC5));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C::kC4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C::kC3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C::kC2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C::kC1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C::kC0));
-    const __m256i n_all = _mm256_cvtps_epi32(k), n_half = _mm256_srai_epi32(n_all, 1);
-    const auto power = [](__m256i exponent) {
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(exponent, _mm256_set1_epi32(127)), 23));
-    };
-    const __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, power(n_half)), power(_mm256_sub_epi32(n_all, n_half)));
-    _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_loadu_ps(up + i)));
-  }
-  for (; i < n; ++i) gate[i] = silu_mul_fast_one(gate[i], up[i]);
+  for (std::size_t i = 0; i < n; ++i) gate[i] = silu_mul_fast_one(gate[i], up[i]);
 }
 
 }  // namespace
