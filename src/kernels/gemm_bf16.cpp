@@ -1,7 +1,6 @@
 #include "kernels/gemm_bf16.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/number_formats.h"
 

@@ -63,10 +63,10 @@ void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weight
 void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
                               float* scores, IndexKeysPrefetch) {
   const std::size_t heads = query.padded_heads, dim = query.dim;
+  const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
   std::int32_t key[kIndexMaxDim];
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint8_t* codes = key_codes + j * dim;
-    const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
     for (std::size_t d = 0; d < dim; ++d) key[d] = grid.value(codes[d]);
     IndexHeadLanes lanes;
     for (std::size_t h = 0; h < heads; ++h) {

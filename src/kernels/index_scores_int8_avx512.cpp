@@ -41,11 +41,11 @@ class GroupPrefetch {
         scales_(reinterpret_cast<std::uintptr_t>(prefetch.scales)), scales_end_(scales_ + 64 * prefetch.scale_lines),
         per_group_((prefetch.code_lines + prefetch.scale_lines + groups - 1) / std::max<std::size_t>(groups, 1)) {}
   void group() {
-    for (std::size_t i = 0; i < per_group_; ++i) {
-      std::uintptr_t& next = scales_ < scales_end_ ? scales_ : codes_;  // the scales first
-      if (next >= codes_end_ && &next == &codes_) return;
-      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
-      next += 64;
+    for (std::size_t i = 0; i < per_group_; ++i) {  // the scales first, then the codes
+      std::uintptr_t* next = scales_ < scales_end_ ? &scales_ : codes_ < codes_end_ ? &codes_ : nullptr;
+      if (next == nullptr) return;
+      _mm_prefetch(reinterpret_cast<const char*>(*next), _MM_HINT_T1);
+      *next += 64;
     }
   }
 

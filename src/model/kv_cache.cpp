@@ -165,10 +165,12 @@ IndexKeysPrefetch SequenceCache::index_keys_lines(std::int64_t layer, std::int64
 }
 
 void SequenceCache::prefetch_index_keys(std::int64_t layer, std::int64_t position, std::int64_t count) const {
-  const KvSlot first = slot(layer, position);
-  const std::int64_t code_bytes = count * pool_->layout().index_dim;
-  for (std::int64_t offset = 0; offset < code_bytes; offset += 64) __builtin_prefetch(first.index_codes + offset, 0, 2);
-  for (std::int64_t i = 0; i < count; i += 16) __builtin_prefetch(first.index_scale + i, 0, 2);
+  const IndexKeysPrefetch lines = index_keys_lines(layer, position, count);
+  const auto request = [](const void* begin, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) __builtin_prefetch(static_cast<const std::uint8_t*>(begin) + 64 * i, 0, 2);
+  };
+  request(lines.codes, lines.code_lines);
+  request(lines.scales, lines.scale_lines);
 }
 
 }  // namespace dsv32

@@ -18,16 +18,17 @@ constexpr std::size_t kMaskWordBits = 8 * sizeof(unsigned long);
 
 std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
 
-// The range's pages: the first one's address (page-aligned) and how many.
+// The range's pages: the first one's address (page-aligned), how many, and the page size
+// (asked once, not for each of a large model's millions of pages).
 struct Pages {
   std::uintptr_t first;
-  std::size_t count;
-  void* at(std::size_t i) const { return reinterpret_cast<void*>(first + i * page_size()); }
+  std::size_t count, page;
+  void* at(std::size_t i) const { return reinterpret_cast<void*>(first + i * page); }
 };
 Pages pages_of(const void* data, std::size_t bytes) {
   const std::size_t page = page_size();
   const auto begin = reinterpret_cast<std::uintptr_t>(data) / page * page, end = reinterpret_cast<std::uintptr_t>(data) + bytes;
-  return {begin, bytes == 0 ? 0 : (end - begin + page - 1) / page};
+  return {begin, bytes == 0 ? 0 : (end - begin + page - 1) / page, page};
 }
 
 constexpr std::size_t kMovePagesBatch = 1 << 16;  // pages per move_pages call
@@ -157,7 +158,7 @@ PagePlacement interleave_pages(const void* data, std::size_t bytes, const std::v
   };
   for (std::size_t i = 0; i < range.count; ++i) {
     pages.push_back(range.at(i));
-    targets.push_back(interleave_node(i * page_size(), nodes));
+    targets.push_back(interleave_node(i * range.page, nodes));
     if (pages.size() == kMovePagesBatch) flush();
   }
   flush();
