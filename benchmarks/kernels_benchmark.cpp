@@ -282,6 +282,10 @@ void register_all() {
     benchmark::RegisterBenchmark("GemmTileBf16/avx512bf16", gemm_tile, fast, false);
     benchmark::RegisterBenchmark("GemmTileHalfBf16/avx512bf16", gemm_tile, fast, true);
   }
+  if (const GemmBf16Kernels* amx = amx_gemm_bf16()) {
+    benchmark::RegisterBenchmark("GemmTileBf16/amx", gemm_tile, amx, false);
+    benchmark::RegisterBenchmark("GemmTileHalfBf16/amx", gemm_tile, amx, true);
+  }
   benchmark::RegisterBenchmark("IndexScores4096/scalar", index_scores, &index_scores_scalar);
   if (const IndexScoresFn fn = index_scores_avx2()) benchmark::RegisterBenchmark("IndexScores4096/avx2", index_scores, fn);
   if (const IndexScoresFn fn = index_scores_avx512()) benchmark::RegisterBenchmark("IndexScores4096/avx512bf16", index_scores, fn);

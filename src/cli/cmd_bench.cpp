@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/compute_options.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/index_scores_int8.h"
 #include "engine/sampler.h"
 #include "kernels/linear.h"
@@ -175,6 +176,7 @@ struct Options {
   std::string model;
   Precision precision = Precision::BF16;
   IndexerProducts indexer_products = IndexerProducts::Auto;
+  LargeProducts large_products = LargeProducts::Auto;
   NumaPlacement numa = NumaPlacement::Auto;
   std::int64_t prompt = 512, gen = 128, context = 0, concurrency = 1;
   unsigned threads = 0;
@@ -196,6 +198,7 @@ nlohmann::json run_bench(const Options& options) {
   ComputeContext ctx(options.threads, best_vector_ops(), options.numa);
   ctx.set_precision(options.precision);
   ctx.set_indexer_products(options.indexer_products);
+  ctx.set_large_products(options.large_products);
   const std::string dir = options.model.empty() ? ensure_default_model(ctx.pool()).string() : options.model;
   const auto load_start = std::chrono::steady_clock::now();
   const Checkpoint checkpoint(dir);
@@ -282,6 +285,7 @@ nlohmann::json run_bench(const Options& options) {
       {"threads", ctx.threads()},
       {"isa", ctx.ops().name},
       {"precision", bf16_products(ctx) ? "bf16" : "f32"},  // what ran: bf16 needs AVX512-BF16 and -VBMI
+      {"bf16_tile", bf16_products(ctx) ? best_gemm_bf16().name : "none"},
       {"indexer_products", !model.config().has_indexer                                                                ? "none"
                            : index_scores_int8_for(ctx.precision(), ctx.indexer_products(), model.config().index_head_dim)
                                ? "int8"
@@ -325,6 +329,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
   add_precision_option(cmd, options->precision);
   add_indexer_products_option(cmd, options->indexer_products);
+  add_large_products_option(cmd, options->large_products);
   add_numa_option(cmd, options->numa);
   cmd->add_flag("--json", options->json, "print one JSON object");
   cmd->add_flag("--profile", options->profile,

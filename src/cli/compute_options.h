@@ -36,6 +36,19 @@ inline CLI::Option* add_indexer_products_option(CLI::App* cmd, IndexerProducts& 
       ->check(CLI::IsMember({"auto", "exact", "int8"}));
 }
 
+// --large-products: who runs the bf16 mode's products of 32 tokens and more (compute_context.h).
+inline CLI::Option* add_large_products_option(CLI::App* cmd, LargeProducts& large) {
+  return cmd
+      ->add_option_function<std::string>(
+          "--large-products",
+          [&large](const std::string& name) {
+            large = name == "tile" ? LargeProducts::Tile : name == "onednn" ? LargeProducts::Onednn : LargeProducts::Auto;
+          },
+          "who runs the bf16 mode's products of 32 tokens and more (prefill): our tile (AMX where the CPU has it), oneDNN, or "
+          "auto (oneDNN where the CPU has AMX, the tile elsewhere); default auto")
+      ->check(CLI::IsMember({"auto", "tile", "onednn"}));
+}
+
 // --numa: placement over NUMA nodes (compute_context.h); only a machine with several acts on it.
 inline CLI::Option* add_numa_option(CLI::App* cmd, NumaPlacement& numa) {
   return cmd

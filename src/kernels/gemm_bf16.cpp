@@ -76,7 +76,8 @@ const GemmBf16Kernels& scalar_gemm_bf16() {
 
 const GemmBf16Kernels& best_gemm_bf16() {
   static const GemmBf16Kernels& best = []() -> const GemmBf16Kernels& {
-    const GemmBf16Kernels* fast = avx512_kernels_allowed() ? avx512_gemm_bf16() : nullptr;
+    const GemmBf16Kernels* fast = amx_kernels_allowed() ? amx_gemm_bf16() : nullptr;
+    if (fast == nullptr && avx512_kernels_allowed()) fast = avx512_gemm_bf16();
     return fast != nullptr ? *fast : scalar_gemm_bf16();
   }();
   return best;

@@ -58,8 +58,10 @@ struct GemmBf16Kernels {
 
 const GemmBf16Kernels& scalar_gemm_bf16();
 const GemmBf16Kernels* avx512_gemm_bf16();  // nullptr when the CPU lacks AVX512-BF16 or AVX512-VBMI
-// The fastest this CPU runs (DSV32_ISA=scalar|avx2 forces the reference, which linear() then
-// leaves aside for its float32 path).
+// The AVX-512 table with its tiles on AMX; nullptr without AMX-BF16 or the kernel's permission.
+const GemmBf16Kernels* amx_gemm_bf16();
+// The fastest this CPU runs (DSV32_ISA=avx512 leaves AMX aside; scalar|avx2 force the
+// reference, which linear() then leaves aside for its float32 path).
 const GemmBf16Kernels& best_gemm_bf16();
 
 // Columns [col, col + count) of weight row r (of the view) as bf16: round_to_bf16 of the

@@ -27,7 +27,12 @@ const VectorOps& best_vector_ops() {
 
 bool avx512_kernels_allowed() {
   const char* wanted = std::getenv("DSV32_ISA");
-  return wanted == nullptr || std::string_view(wanted) == "avx512";
+  return wanted == nullptr || std::string_view(wanted) == "avx512" || std::string_view(wanted) == "amx";
+}
+
+bool amx_kernels_allowed() {
+  const char* wanted = std::getenv("DSV32_ISA");
+  return wanted == nullptr || std::string_view(wanted) == "amx";
 }
 
 }  // namespace dsv32

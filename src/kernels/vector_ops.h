@@ -51,11 +51,14 @@ const VectorOps& scalar_vector_ops();
 const VectorOps* avx2_vector_ops();    // nullptr when the CPU lacks AVX2+FMA
 const VectorOps* avx512_vector_ops();  // nullptr when the CPU lacks AVX-512 F/BW/VL
 
-// The fastest table this CPU runs; DSV32_ISA=scalar|avx2|avx512 overrides (for benchmarks).
+// The fastest table this CPU runs; DSV32_ISA=scalar|avx2|avx512 overrides (for benchmarks;
+// amx is avx512 here).
 const VectorOps& best_vector_ops();
 // False when DSV32_ISA asks for a table below avx512 (the bf16 kernels then keep their
 // references, or none).
 bool avx512_kernels_allowed();
+// False when DSV32_ISA names any table but amx (the bf16 tile then keeps AVX-512).
+bool amx_kernels_allowed();
 // Every table this CPU can run, scalar first (for tests and benchmarks).
 std::vector<const VectorOps*> available_vector_ops();
 

@@ -47,6 +47,38 @@ TEST(GemmBf16Test, Avx512TileMatchesScalar) {
   }
 }
 
+// AMX sums a step's 32 products in its own order, so the tile is held to the double-precision
+// sum: within float32 rounding of Σ |w·x| (whole steps, a vdpbf16ps tail, and both together).
+TEST(GemmBf16Test, AmxTileMatchesDoubleProducts) {
+  const GemmBf16Kernels* amx = amx_gemm_bf16();
+  if (amx == nullptr) GTEST_SKIP() << "no AMX-BF16 on this CPU (or the kernel refused its tiles)";
+  for (const std::size_t pairs : {1, 15, 16, 17, 48, 512, 517}) {
+    const std::size_t row_stride = 2 * pairs + 6;
+    const auto w = random_bf16(kGemmTileRows * row_stride, 1), packed = random_bf16(kGemmTileTokens * 2 * pairs, 2);
+    std::vector<float> ours(kGemmTileRows * kGemmTileTokens), half(ours.size(), -1.0f);
+    amx->tile(w.data(), row_stride, packed.data(), pairs, ours.data(), {w.data() + row_stride, 3});
+    amx->tile_half(w.data(), row_stride, packed.data(), pairs, half.data(), {w.data(), 4});
+    for (std::size_t r = 0; r < kGemmTileRows; ++r) {
+      for (std::size_t t = 0; t < kGemmTileTokens; ++t) {
+        double sum = 0.0, magnitude = 0.0;
+        for (std::size_t c = 0; c < 2 * pairs; ++c) {
+          const double product = static_cast<double>(bf16_to_f32(w[r * row_stride + c])) * bf16_to_f32(packed[((c / 2) * kGemmTileTokens + t) * 2 + c % 2]);
+          sum += product;
+          magnitude += std::fabs(product);
+        }
+        const std::size_t i = r * kGemmTileTokens + t;
+        const double tolerance = 1e-6 * magnitude * std::sqrt(static_cast<double>(pairs)) + 1e-30;
+        EXPECT_NEAR(ours[i], sum, tolerance) << "pairs=" << pairs << " row " << r << " token " << t;
+        if (t < kGemmTileTokens / 2) {
+          EXPECT_NEAR(half[i], sum, tolerance) << "tile_half, pairs=" << pairs << " row " << r << " token " << t;
+        } else {
+          EXPECT_EQ(half[i], -1.0f) << "tile_half wrote token " << t;
+        }
+      }
+    }
+  }
+}
+
 TEST(GemmBf16Test, Avx512RoundingMatchesScalarBitwise) {
   const GemmBf16Kernels* fast = avx512_gemm_bf16();
   if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";

@@ -1,0 +1,123 @@
+// AMX path of gemm_bf16.h's tile: the AVX-512 table with tile and tile_half on AMX tiles
+// (TDPBF16PS: a 16 x 32 by 32 x 16 bf16 product per instruction, about eight times
+// vdpbf16ps's rate). This file alone is compiled with -mamx-tile -mamx-bf16 and is only
+// called after amx_gemm_bf16()'s CPU and kernel-permission checks.
+//
+// The product is computed transposed: A holds the tile's 8 weight rows (32 columns each, used in
+// place row-major), B a packed block's 16 column pairs of 16 tokens (the packed layout
+// [pairs][32 tokens][2] is AMX's pair-interleaved B layout, 128 bytes a row), C the 8 x 16
+// float32 results, stored straight into tile[r * 32 + t].
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu_features.h"
+#include "kernels/gemm_bf16.h"
+
+namespace dsv32 {
+namespace {
+
+constexpr std::size_t kPairsPerStep = 16;  // column pairs one TDPBF16PS consumes (64 bytes of a row)
+
+// ldtilecfg's 64-byte layout: palette 1, then per tile its bytes per row and its rows.
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1;
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t bytes_per_row[16] = {};
+  std::uint8_t rows[16] = {};
+};
+
+// Tile registers (GCC's intrinsics take them as literal numbers): 0 the weights, 1 and 2 the
+// packed block's tokens 0-15 and 16-31, 3 and 4 their results.
+constexpr TileConfig make_config() {
+  TileConfig config;
+  config.bytes_per_row[0] = 64, config.rows[0] = kGemmTileRows;
+  for (const int b : {1, 2}) config.bytes_per_row[b] = 64, config.rows[b] = kPairsPerStep;
+  for (const int c : {3, 4}) config.bytes_per_row[c] = 64, config.rows[c] = kGemmTileRows;
+  return config;
+}
+constexpr TileConfig kConfig = make_config();
+static_assert(sizeof(TileConfig) == 64);
+
+// The column pairs past the last whole step, added to the stored results with vdpbf16ps (as
+// gemm_bf16_avx512.cpp's tile): shapes whose columns are not a multiple of 32.
+void add_tail(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t first_pair,
+              std::size_t col_pairs, float* out, int token_halves) {
+  for (int half = 0; half < token_halves; ++half) {
+    for (int r = 0; r < kGemmTileRows; ++r) {
+      __m512 acc = _mm512_loadu_ps(out + r * kGemmTileTokens + 16 * half);
+      for (std::size_t i = first_pair; i < col_pairs; ++i) {
+        std::int32_t pair;
+        std::memcpy(&pair, w + r * row_stride + 2 * i, sizeof pair);
+        const auto x = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed_block + i * 64 + 32 * half));
+        acc = _mm512_dpbf16_ps(acc, x, reinterpret_cast<__m512bh>(_mm512_set1_epi32(pair)));
+      }
+      _mm512_storeu_ps(out + r * kGemmTileTokens + 16 * half, acc);
+    }
+  }
+}
+
+// The next tile's weights requested over the steps, a few lines each (as the AVX-512 tile).
+void prefetch_share(TilePrefetch prefetch, std::size_t step, std::size_t steps) {
+  if (prefetch.lines == 0) return;
+  const std::size_t first = prefetch.lines * step / steps, last = prefetch.lines * (step + 1) / steps;
+  const auto begin = reinterpret_cast<std::uintptr_t>(prefetch.begin);
+  for (std::size_t line = first; line < last; ++line) _mm_prefetch(reinterpret_cast<const char*>(begin + 64 * line), _MM_HINT_T1);
+}
+
+constexpr std::size_t kTokenStride = kGemmTileTokens * 2 * sizeof(std::uint16_t);  // bytes per packed column pair
+
+// One accumulator per 16 tokens: a step's tile loads (1.5 KB, the tokens from L2) bound it, not
+// the product's latency (four accumulators over the steps measured no faster).
+template <int kTokenHalves>
+void amx_tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
+              TilePrefetch prefetch) {
+  _tile_loadconfig(&kConfig);
+  _tile_zero(3);
+  if constexpr (kTokenHalves == 2) _tile_zero(4);
+  const std::size_t steps = col_pairs / kPairsPerStep;
+  for (std::size_t step = 0; step < steps; ++step) {
+    prefetch_share(prefetch, step, steps);
+    const std::uint16_t* tokens = packed_block + step * kPairsPerStep * kGemmTileTokens * 2;
+    _tile_loadd(0, w + step * kPairsPerStep * 2, row_stride * sizeof(std::uint16_t));
+    _tile_loadd(1, tokens, kTokenStride);
+    _tile_dpbf16ps(3, 0, 1);
+    if constexpr (kTokenHalves == 2) {
+      _tile_loadd(2, tokens + 32, kTokenStride);
+      _tile_dpbf16ps(4, 0, 2);
+    }
+  }
+  _tile_stored(3, out, kGemmTileTokens * sizeof(float));
+  if constexpr (kTokenHalves == 2) _tile_stored(4, out + 16, kGemmTileTokens * sizeof(float));
+  if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves);
+}
+
+// Linux hands out AMX's tile registers only to processes that ask (arch_prctl), since saving
+// them on a context switch takes 8 KB more per thread.
+bool amx_permitted() {
+  constexpr int kArchRequestPermission = 0x1023;  // ARCH_REQ_XCOMP_PERM
+  constexpr int kTileDataFeature = 18;            // XFEATURE_XTILEDATA
+  return syscall(SYS_arch_prctl, kArchRequestPermission, kTileDataFeature) == 0;
+}
+
+GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
+  kernels.name = "amx";
+  kernels.tile = amx_tile<2>;
+  kernels.tile_half = amx_tile<1>;
+  return kernels;
+}
+
+}  // namespace
+
+const GemmBf16Kernels* amx_gemm_bf16() {
+  static const bool usable = avx512_gemm_bf16() != nullptr && cpu_has_amx_bf16() && amx_permitted();
+  if (!usable) return nullptr;
+  static const GemmBf16Kernels kernels = with_amx_tiles(*avx512_gemm_bf16());
+  return &kernels;
+}
+
+}  // namespace dsv32
