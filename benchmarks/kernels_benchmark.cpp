@@ -291,6 +291,7 @@ void register_all() {
   if (const IndexScoresFn fn = index_scores_avx512()) benchmark::RegisterBenchmark("IndexScores4096/avx512bf16", index_scores, fn);
   benchmark::RegisterBenchmark("IndexScoresInt8_4096/scalar", index_scores_int8, &index_scores_int8_scalar);
   if (const IndexScoresInt8Fn fn = index_scores_int8_avx512()) benchmark::RegisterBenchmark("IndexScoresInt8_4096/avx512vnni", index_scores_int8, fn);
+  if (const IndexScoresInt8Fn fn = index_scores_int8_amx()) benchmark::RegisterBenchmark("IndexScoresInt8_4096/amx", index_scores_int8, fn);
   benchmark::RegisterBenchmark("IndexTopK32768/scalar", index_top_k, &scalar_top_k());
   if (const TopKKernels* fast = avx512_top_k()) benchmark::RegisterBenchmark("IndexTopK32768/avx512", index_top_k, fast);
   benchmark::RegisterBenchmark("Attention2048/scalar", attention, &attend_block_bf16_scalar);

@@ -1,4 +1,6 @@
 #pragma once
+#include <sys/syscall.h>
+#include <unistd.h>
 // Run-time CPU checks shared by the AVX512-BF16 kernel tables (a file compiled with those
 // instructions is entered only after its check passes) and the choice of batched products.
 namespace dsv32 {
@@ -15,6 +17,20 @@ inline bool cpu_has_avx512_bf16_vbmi() { return cpu_has_avx512_bf16() && __built
 inline bool cpu_has_amx_bf16() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
+}
+
+// AMX with int8 tiles: the indexer's scores (kernels/index_scores_int8.h).
+inline bool cpu_has_amx_int8() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8");
+}
+
+// Linux hands out AMX's tile registers only to processes that ask (arch_prctl), since saving
+// them on a context switch takes 8 KB more per thread. Asking again is harmless.
+inline bool amx_tiles_granted() {
+  constexpr int kArchRequestPermission = 0x1023;  // ARCH_REQ_XCOMP_PERM
+  constexpr int kTileDataFeature = 18;            // XFEATURE_XTILEDATA
+  return syscall(SYS_arch_prctl, kArchRequestPermission, kTileDataFeature) == 0;
 }
 
 }  // namespace dsv32

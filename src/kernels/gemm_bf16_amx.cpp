@@ -1,15 +1,13 @@
 // AMX path of gemm_bf16.h's tile: the AVX-512 table with tile and tile_half on AMX tiles
 // (TDPBF16PS: a 16 x 32 by 32 x 16 bf16 product per instruction, about eight times
 // vdpbf16ps's rate). This file alone is compiled with -mamx-tile -mamx-bf16 and is only
-// called after amx_gemm_bf16()'s CPU and kernel-permission checks.
+// called after amx_gemm_bf16()'s CPU and kernel-permission checks (cpu_features.h).
 //
 // The product is computed transposed: A holds the tile's 8 weight rows (32 columns each, used in
 // place row-major), B a packed block's 16 column pairs of 16 tokens (the packed layout
 // [pairs][32 tokens][2] is AMX's pair-interleaved B layout, 128 bytes a row), C the 8 x 16
 // float32 results, stored straight into tile[r * 32 + t].
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -96,14 +94,6 @@ void amx_tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_
   if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves);
 }
 
-// Linux hands out AMX's tile registers only to processes that ask (arch_prctl), since saving
-// them on a context switch takes 8 KB more per thread.
-bool amx_permitted() {
-  constexpr int kArchRequestPermission = 0x1023;  // ARCH_REQ_XCOMP_PERM
-  constexpr int kTileDataFeature = 18;            // XFEATURE_XTILEDATA
-  return syscall(SYS_arch_prctl, kArchRequestPermission, kTileDataFeature) == 0;
-}
-
 GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
   kernels.name = "amx";
   kernels.tile = amx_tile<2>;
@@ -114,7 +104,7 @@ GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
 }  // namespace
 
 const GemmBf16Kernels* amx_gemm_bf16() {
-  static const bool usable = avx512_gemm_bf16() != nullptr && cpu_has_amx_bf16() && amx_permitted();
+  static const bool usable = avx512_gemm_bf16() != nullptr && cpu_has_amx_bf16() && amx_tiles_granted();
   if (!usable) return nullptr;
   static const GemmBf16Kernels kernels = with_amx_tiles(*avx512_gemm_bf16());
   return &kernels;

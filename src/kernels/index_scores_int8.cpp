@@ -80,7 +80,10 @@ void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* k
 }
 
 IndexScoresInt8Fn best_index_scores_int8() {
-  static const IndexScoresInt8Fn best = avx512_kernels_allowed() ? index_scores_int8_avx512() : nullptr;
+  static const IndexScoresInt8Fn best = [] {
+    const IndexScoresInt8Fn amx = amx_kernels_allowed() ? index_scores_int8_amx() : nullptr;
+    return amx != nullptr ? amx : avx512_kernels_allowed() ? index_scores_int8_avx512() : nullptr;
+  }();
   return best;
 }
 

@@ -72,7 +72,10 @@ using IndexScoresInt8Fn = void (*)(const IndexQueryInt8& query, const std::uint8
 void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
                               float* scores, IndexKeysPrefetch prefetch);
 IndexScoresInt8Fn index_scores_int8_avx512();  // nullptr without AVX512-VNNI, -VBMI, -BW, -VL
-// The SIMD kernel where the CPU has it (and DSV32_ISA does not cap it below avx512), else
+// The same bits with the products on AMX tiles; nullptr without AMX-INT8 (or the kernel's
+// permission) beside the AVX-512 kernel's needs.
+IndexScoresInt8Fn index_scores_int8_amx();
+// The fastest SIMD kernel the CPU has (DSV32_ISA=avx512 leaves AMX aside; below avx512, none), else
 // nullptr: without VNNI int8 products are no faster than index_scores.h's exact ones.
 IndexScoresInt8Fn best_index_scores_int8();
 

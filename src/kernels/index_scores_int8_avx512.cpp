@@ -5,23 +5,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/index_keys_int8_avx512.h"
 #include "kernels/index_scores_int8.h"
 #include "kernels/tree_sum_avx512.h"
 
 namespace dsv32 {
 namespace {
-
-// A key's codes as int8 + 128 on the keys' grid (unsigned, vpdpbusd's first operand), 64 at a
-// time; dim is a multiple of 64.
-void key_to_unsigned(const std::uint8_t* codes, std::size_t dim, const __m512i (&table)[2], std::uint8_t* out) {
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  for (std::size_t d = 0; d < dim; d += 64) {
-    const __m512i code = _mm512_loadu_si512(codes + d);
-    const __m512i magnitude = _mm512_permutex2var_epi8(table[0], code, table[1]);  // the low 7 bits index
-    const __mmask64 negative = _mm512_movepi8_mask(code);
-    _mm512_store_si512(out + d, _mm512_mask_sub_epi8(_mm512_add_epi8(bias, magnitude), negative, bias, magnitude));
-  }
-}
 
 constexpr int kKeys = 4;  // keys scored together: 16 accumulators for one chunk of 64 heads (named in the asm below)
 
@@ -31,28 +20,6 @@ constexpr int kKeys = 4;  // keys scored together: 16 accumulators for one chunk
 #define DSV32_DOT_BYTES_TWO_KEYS                                                                                              \
   DSV32_DOT_BYTES("q0", "k0", "a0") DSV32_DOT_BYTES("q1", "k0", "a1") DSV32_DOT_BYTES("q2", "k0", "a2") DSV32_DOT_BYTES("q3", "k0", "a3") \
   DSV32_DOT_BYTES("q0", "k1", "b0") DSV32_DOT_BYTES("q1", "k1", "b1") DSV32_DOT_BYTES("q2", "k1", "b2") DSV32_DOT_BYTES("q3", "k1", "b3")
-
-// The prefetch's lines, an even share at each group of keys (integer addresses: a prefetch
-// never faults, but a pointer formed past the cache's end would be undefined behaviour).
-class GroupPrefetch {
- public:
-  GroupPrefetch(IndexKeysPrefetch prefetch, std::size_t groups)
-      : codes_(reinterpret_cast<std::uintptr_t>(prefetch.codes)), codes_end_(codes_ + 64 * prefetch.code_lines),
-        scales_(reinterpret_cast<std::uintptr_t>(prefetch.scales)), scales_end_(scales_ + 64 * prefetch.scale_lines),
-        per_group_((prefetch.code_lines + prefetch.scale_lines + groups - 1) / std::max<std::size_t>(groups, 1)) {}
-  void group() {
-    for (std::size_t i = 0; i < per_group_; ++i) {  // the scales first, then the codes
-      std::uintptr_t* next = scales_ < scales_end_ ? &scales_ : codes_ < codes_end_ ? &codes_ : nullptr;
-      if (next == nullptr) return;
-      _mm_prefetch(reinterpret_cast<const char*>(*next), _MM_HINT_T1);
-      *next += 64;
-    }
-  }
-
- private:
-  std::uintptr_t codes_, codes_end_, scales_, scales_end_;
-  std::size_t per_group_;
-};
 
 void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n, float* out,
             IndexKeysPrefetch prefetch) {

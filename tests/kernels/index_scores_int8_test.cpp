@@ -124,9 +124,7 @@ TEST(IndexScoresInt8Test, ReferenceComputesTheFormula) {
   }
 }
 
-TEST(IndexScoresInt8Test, Avx512MatchesReferenceBitwise) {
-  const IndexScoresInt8Fn fast = index_scores_int8_avx512();
-  if (fast == nullptr) GTEST_SKIP() << "no AVX512-VNNI and AVX512-VBMI on this CPU";
+void expect_matches_reference_bitwise(IndexScoresInt8Fn fast) {
   for (const auto& [heads, dim, keys] : {std::tuple{64, 128, 131}, std::tuple{4, 64, 3}, std::tuple{130, 64, 9}, std::tuple{8, 128, 5}}) {
     Scenario s = make_scenario(heads, dim, keys, 2);
     s.key_codes[0] = 0x7E;  // the extremes of the grids
@@ -139,6 +137,19 @@ TEST(IndexScoresInt8Test, Avx512MatchesReferenceBitwise) {
     const IndexKeysPrefetch prefetch{s.key_codes.data(), s.key_codes.size() / 64 + 1, s.key_scales.data(), s.key_scales.size() * 4 / 64 + 1};
     EXPECT_EQ(run_int8(fast, s, prefetch), ours) << "heads " << heads << " dim " << dim;
   }
+}
+
+TEST(IndexScoresInt8Test, Avx512MatchesReferenceBitwise) {
+  const IndexScoresInt8Fn fast = index_scores_int8_avx512();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-VNNI and AVX512-VBMI on this CPU";
+  expect_matches_reference_bitwise(fast);
+}
+
+// AMX sums each head exactly as vpdpbusd does, and the rest is the AVX-512 kernel's: same bits.
+TEST(IndexScoresInt8Test, AmxMatchesReferenceBitwise) {
+  const IndexScoresInt8Fn amx = index_scores_int8_amx();
+  if (amx == nullptr) GTEST_SKIP() << "no AMX-INT8 on this CPU (or the kernel refused its tiles)";
+  expect_matches_reference_bitwise(amx);
 }
 
 double rms_rel(const std::vector<float>& ours, const std::vector<float>& reference) {

@@ -1,0 +1,49 @@
+#pragma once
+// What the int8 indexer kernels (index_scores_int8_avx512.cpp, index_scores_int8_amx.cpp) share,
+// for files compiled with -mavx512vbmi and entered only after their CPU checks: the keys on
+// their int8 grid, and the next run's lines requested over the groups of keys.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/index_scores_int8.h"
+
+namespace dsv32 {
+
+// A key's codes as int8 + 128 on the keys' grid (unsigned, vpdpbusd's first operand), 64 at a
+// time; dim is a multiple of 64.
+inline void key_to_unsigned(const std::uint8_t* codes, std::size_t dim, const __m512i (&table)[2], std::uint8_t* out) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (std::size_t d = 0; d < dim; d += 64) {
+    const __m512i code = _mm512_loadu_si512(codes + d);
+    const __m512i magnitude = _mm512_permutex2var_epi8(table[0], code, table[1]);  // the low 7 bits index
+    const __mmask64 negative = _mm512_movepi8_mask(code);
+    _mm512_store_si512(out + d, _mm512_mask_sub_epi8(_mm512_add_epi8(bias, magnitude), negative, bias, magnitude));
+  }
+}
+
+// The prefetch's lines, an even share at each group of keys (integer addresses: a prefetch
+// never faults, but a pointer formed past the cache's end would be undefined behaviour).
+class GroupPrefetch {
+ public:
+  GroupPrefetch(IndexKeysPrefetch prefetch, std::size_t groups)
+      : codes_(reinterpret_cast<std::uintptr_t>(prefetch.codes)), codes_end_(codes_ + 64 * prefetch.code_lines),
+        scales_(reinterpret_cast<std::uintptr_t>(prefetch.scales)), scales_end_(scales_ + 64 * prefetch.scale_lines),
+        per_group_((prefetch.code_lines + prefetch.scale_lines + groups - 1) / std::max<std::size_t>(groups, 1)) {}
+  void group() {
+    for (std::size_t i = 0; i < per_group_; ++i) {  // the scales first, then the codes
+      std::uintptr_t* next = scales_ < scales_end_ ? &scales_ : codes_ < codes_end_ ? &codes_ : nullptr;
+      if (next == nullptr) return;
+      _mm_prefetch(reinterpret_cast<const char*>(*next), _MM_HINT_T1);
+      *next += 64;
+    }
+  }
+
+ private:
+  std::uintptr_t codes_, codes_end_, scales_, scales_end_;
+  std::size_t per_group_;
+};
+
+}  // namespace dsv32
