@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/amx_tile_config.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_bf16.h"
 
@@ -20,26 +21,16 @@ namespace {
 
 constexpr std::size_t kPairsPerStep = 16;  // column pairs one TDPBF16PS consumes (64 bytes of a row)
 
-// ldtilecfg's 64-byte layout: palette 1, then per tile its bytes per row and its rows.
-struct alignas(64) TileConfig {
-  std::uint8_t palette = 1;
-  std::uint8_t start_row = 0;
-  std::uint8_t reserved[14] = {};
-  std::uint16_t bytes_per_row[16] = {};
-  std::uint8_t rows[16] = {};
-};
-
 // Tile registers (GCC's intrinsics take them as literal numbers): 0 the weights, 1 and 2 the
 // packed block's tokens 0-15 and 16-31, 3 and 4 their results.
-constexpr TileConfig make_config() {
-  TileConfig config;
+constexpr AmxTileConfig make_config() {
+  AmxTileConfig config;
   config.bytes_per_row[0] = 64, config.rows[0] = kGemmTileRows;
   for (const int b : {1, 2}) config.bytes_per_row[b] = 64, config.rows[b] = kPairsPerStep;
   for (const int c : {3, 4}) config.bytes_per_row[c] = 64, config.rows[c] = kGemmTileRows;
   return config;
 }
-constexpr TileConfig kConfig = make_config();
-static_assert(sizeof(TileConfig) == 64);
+constexpr AmxTileConfig kConfig = make_config();
 
 // The column pairs past the last whole step, added to the stored results with vdpbf16ps (as
 // gemm_bf16_avx512.cpp's tile): shapes whose columns are not a multiple of 32.

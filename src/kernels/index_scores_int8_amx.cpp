@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/amx_tile_config.h"
 #include "kernels/cpu_features.h"
 #include "kernels/index_keys_int8_avx512.h"
 #include "kernels/index_scores_int8.h"
@@ -23,23 +24,14 @@ namespace {
 constexpr std::size_t kKeys = 16;       // keys per tile (A's and C's rows)
 constexpr std::size_t kStepValues = 64;  // key values one TDPBUSD consumes (64 bytes of a row)
 
-// ldtilecfg's 64-byte layout: palette 1, then per tile its bytes per row and its rows.
-struct alignas(64) TileConfig {
-  std::uint8_t palette = 1;
-  std::uint8_t start_row = 0;
-  std::uint8_t reserved[14] = {};
-  std::uint16_t bytes_per_row[16] = {};
-  std::uint8_t rows[16] = {};
-};
-
 // Tile registers (GCC's intrinsics take them as literal numbers): 0 the keys, 1 and 2 query
 // steps (loaded in turn), 4 to 7 the sums of heads 0-15 .. 48-63 of a chunk of 64.
-constexpr TileConfig make_config() {
-  TileConfig config;
+constexpr AmxTileConfig make_config() {
+  AmxTileConfig config;
   for (const int t : {0, 1, 2, 4, 5, 6, 7}) config.bytes_per_row[t] = 64, config.rows[t] = kKeys;
   return config;
 }
-constexpr TileConfig kConfig = make_config();
+constexpr AmxTileConfig kConfig = make_config();
 
 // One chunk of 64 heads against 16 keys (rows of `keys`, kIndexMaxDim bytes apart): the four
 // groups' sums into sums[g][key][16].
