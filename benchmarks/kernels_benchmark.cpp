@@ -296,6 +296,7 @@ void register_all() {
   if (const TopKKernels* fast = avx512_top_k()) benchmark::RegisterBenchmark("IndexTopK32768/avx512", index_top_k, fast);
   benchmark::RegisterBenchmark("Attention2048/scalar", attention, &attend_block_bf16_scalar);
   if (const AttendBlockBf16 fn = attend_block_bf16_avx512()) benchmark::RegisterBenchmark("Attention2048/avx512bf16", attention, fn);
+  if (const AttendBlockBf16 fn = attend_block_bf16_amx()) benchmark::RegisterBenchmark("Attention2048/amx", attention, fn);
 }
 
 }  // namespace

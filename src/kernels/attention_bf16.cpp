@@ -79,7 +79,8 @@ void attend_block_bf16_scalar(const AttentionBf16Query& query, const std::uint16
 
 AttendBlockBf16 fast_attend_block_bf16() {
   static const AttendBlockBf16 fast = []() -> AttendBlockBf16 {
-    return avx512_kernels_allowed() ? attend_block_bf16_avx512() : nullptr;
+    const AttendBlockBf16 amx = amx_kernels_allowed() ? attend_block_bf16_amx() : nullptr;
+    return amx != nullptr ? amx : avx512_kernels_allowed() ? attend_block_bf16_avx512() : nullptr;
   }();
   return fast;
 }

@@ -48,8 +48,11 @@ std::size_t attention_scratch_floats(std::size_t heads);
 void attend_block_bf16_scalar(const AttentionBf16Query& query, const std::uint16_t* keys, std::size_t key_stride, std::size_t n,
                               const std::uint32_t* visible, const AttentionBf16State& state, float* scratch);
 AttendBlockBf16 attend_block_bf16_avx512();  // nullptr when the CPU lacks AVX512-BF16
-// The AVX512-BF16 kernel, or nullptr when it is missing or DSV32_ISA asks for another table
-// (the model then keeps its float32 attention).
+// Full blocks' products on AMX tiles (others through the AVX-512 kernel); nullptr without
+// AMX-BF16 (or the kernel's permission).
+AttendBlockBf16 attend_block_bf16_amx();
+// The fastest of those, or nullptr when both are missing or DSV32_ISA asks for another table
+// (the model then keeps its float32 attention; DSV32_ISA=avx512 leaves AMX aside).
 AttendBlockBf16 fast_attend_block_bf16();
 
 }  // namespace dsv32

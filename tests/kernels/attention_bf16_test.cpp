@@ -13,14 +13,15 @@
 namespace dsv32 {
 namespace {
 
-constexpr std::size_t kRows = 20, kHeads = 32, kValueDim = 64, kDim = 80, kKeys = 75, kKeyStride = kDim + 32;
+constexpr std::size_t kRows = 20, kHeads = 32, kValueDim = 64, kKeys = 75;
 
 struct Problem {
-  std::vector<float> queries = random_floats(kRows * kDim, 1);
+  std::size_t dim, key_stride;  // dim 80: off the AMX kernel's 32-value steps; 96: on them
+  std::vector<float> queries;
   std::vector<std::uint16_t> keys;
   std::vector<std::uint32_t> visible;  // per head, of all kKeys keys
-  Problem() {
-    const auto values = random_floats(kKeys * kKeyStride, 2);
+  explicit Problem(std::size_t key_dim = 80) : dim(key_dim), key_stride(key_dim + 32), queries(random_floats(kRows * key_dim, 1)) {
+    const auto values = random_floats(kKeys * key_stride, 2);
     for (const float v : values) keys.push_back(f32_to_bf16(v));
     for (std::size_t h = 0; h < kHeads; ++h) visible.push_back(static_cast<std::uint32_t>(std::min<std::size_t>(kKeys, 40 + 3 * h)));
   }
@@ -28,9 +29,9 @@ struct Problem {
 
 // Runs the kernel over the keys in blocks of 32; returns out[h][c] = acc / sum.
 std::vector<float> attend(AttendBlockBf16 kernel, const Problem& problem, float scale) {
-  std::vector<std::uint16_t> packed(kHeads * kDim);
-  pack_attention_query(problem.queries.data(), kDim, kRows, scale, kHeads, kDim, packed.data());
-  const AttentionBf16Query query{packed.data(), kHeads, kDim, kValueDim};
+  std::vector<std::uint16_t> packed(kHeads * problem.dim);
+  pack_attention_query(problem.queries.data(), problem.dim, kRows, scale, kHeads, problem.dim, packed.data());
+  const AttentionBf16Query query{packed.data(), kHeads, problem.dim, kValueDim};
   std::vector<float> max(kHeads), sum(kHeads), acc(kHeads * (kValueDim + 3)), scratch(attention_scratch_floats(kHeads));
   const AttentionBf16State state{max.data(), sum.data(), acc.data(), kValueDim + 3};
   reset_attention_state(state, kHeads, kValueDim);
@@ -38,7 +39,7 @@ std::vector<float> attend(AttendBlockBf16 kernel, const Problem& problem, float 
     const std::size_t n = std::min(kAttentionBlockKeys, kKeys - k0);
     std::vector<std::uint32_t> visible(kHeads);
     for (std::size_t h = 0; h < kHeads; ++h) visible[h] = static_cast<std::uint32_t>(std::clamp<long>(long(problem.visible[h]) - long(k0), 0, long(n)));
-    kernel(query, problem.keys.data() + k0 * kKeyStride, kKeyStride, n, visible.data(), state, scratch.data());
+    kernel(query, problem.keys.data() + k0 * problem.key_stride, problem.key_stride, n, visible.data(), state, scratch.data());
   }
   std::vector<float> out(kRows * kValueDim);
   for (std::size_t h = 0; h < kRows; ++h) {
@@ -55,8 +56,9 @@ TEST(AttentionBf16Test, ReferenceIsSoftmaxAttention) {
     std::vector<double> scores(problem.visible[h]);
     for (std::size_t j = 0; j < scores.size(); ++j) {
       double dot = 0.0;
-      for (std::size_t c = 0; c < kDim; ++c) {
-        dot += static_cast<double>(bf16_to_f32(f32_to_bf16(problem.queries[h * kDim + c] * scale))) * bf16_to_f32(problem.keys[j * kKeyStride + c]);
+      for (std::size_t c = 0; c < problem.dim; ++c) {
+        dot += static_cast<double>(bf16_to_f32(f32_to_bf16(problem.queries[h * problem.dim + c] * scale))) *
+               bf16_to_f32(problem.keys[j * problem.key_stride + c]);
       }
       scores[j] = dot;
     }
@@ -65,7 +67,7 @@ TEST(AttentionBf16Test, ReferenceIsSoftmaxAttention) {
     for (double& s : scores) total += (s = std::exp(s - top));
     for (std::size_t c = 0; c < kValueDim; ++c) {
       double expected = 0.0;
-      for (std::size_t j = 0; j < scores.size(); ++j) expected += scores[j] / total * bf16_to_f32(problem.keys[j * kKeyStride + c]);
+      for (std::size_t j = 0; j < scores.size(); ++j) expected += scores[j] / total * bf16_to_f32(problem.keys[j * problem.key_stride + c]);
       EXPECT_NEAR(out[h * kValueDim + c], expected, 1e-2) << "head " << h << " channel " << c;  // weights carry 8 bits
     }
   }
@@ -78,6 +80,18 @@ TEST(AttentionBf16Test, Avx512MatchesReference) {
   const auto ours = attend(fast, problem, 0.3f), reference = attend(attend_block_bf16_scalar, problem, 0.3f);
   // Same products and order; only e^x differs (2 ulp), which can move a weight's bf16 rounding.
   for (std::size_t i = 0; i < ours.size(); ++i) EXPECT_NEAR(ours[i], reference[i], 1e-5) << i;
+}
+
+// Two full blocks on the tiles (in AMX's own order of each 32 products), the last 11 keys
+// through the AVX-512 kernel; with dim 80 every block takes the AVX-512 kernel.
+TEST(AttentionBf16Test, AmxMatchesReference) {
+  const AttendBlockBf16 amx = attend_block_bf16_amx();
+  if (amx == nullptr) GTEST_SKIP() << "no AMX-BF16 on this CPU (or the kernel refused its tiles)";
+  for (const std::size_t dim : {96, 80}) {
+    const Problem problem(dim);
+    const auto ours = attend(amx, problem, 0.3f), reference = attend(attend_block_bf16_scalar, problem, 0.3f);
+    for (std::size_t i = 0; i < ours.size(); ++i) EXPECT_NEAR(ours[i], reference[i], 1e-5) << "dim " << dim << " at " << i;
+  }
 }
 
 }  // namespace
