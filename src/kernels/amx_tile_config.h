@@ -1,7 +1,8 @@
 #pragma once
-// The 64 bytes ldtilecfg reads (palette 1): per tile register its bytes per row and its rows.
-// Shared by the AMX kernels (gemm_bf16_amx.cpp, index_scores_int8_amx.cpp), each of which
-// loads its own at the start of a call, since oneDNN's AMX kernels on the same thread load theirs.
+// What the AMX kernels (gemm_bf16_amx.cpp, index_scores_int8_amx.cpp, attention_bf16_amx.cpp)
+// share. Each loads its tile configuration at the start of a call (oneDNN's AMX kernels on the
+// same threads load theirs) and releases the tiles at the end, so that a thread switched out
+// between calls has no 8 KB of tile data to save.
 #include <cstdint>
 
 namespace dsv32 {
@@ -14,5 +15,9 @@ struct alignas(64) AmxTileConfig {
   std::uint8_t rows[16] = {};
 };
 static_assert(sizeof(AmxTileConfig) == 64);
+
+// GCC's _tile_loadd names no memory operand, so without this a buffer filled just before its
+// tile load could have its stores moved past the load, or dropped.
+inline void amx_buffers_written() { asm volatile("" ::: "memory"); }
 
 }  // namespace dsv32

@@ -1,6 +1,6 @@
 // AMX path of attention_bf16.h: a full block's two products on AMX tiles (TDPBF16PS), the
 // online softmax between them as the AVX512-BF16 kernel's (attention_softmax_avx512.h). This
-// file alone is compiled with -mamx-tile -mamx-bf16 and is only called after
+// file is compiled with -mamx-tile -mamx-bf16 (as the other *_amx.cpp) and is only called after
 // attend_block_bf16_amx()'s CPU and kernel-permission checks (cpu_features.h).
 //
 // Scores: A holds 16 keys' rows (32 values each, in place), B a step of the packed query
@@ -102,9 +102,11 @@ void attend_block(const AttentionBf16Query& query, const std::uint16_t* keys, st
   alignas(64) std::uint16_t channels[kMaxValueDim * kAttentionBlockKeys];
   alignas(64) std::uint32_t weights[kAttentionHeadLanes * kKeyPairs];
   interleave_channels(keys, key_stride, query.value_dim, channels);
+  amx_buffers_written();
   const std::size_t acc_bytes = state.acc_stride * sizeof(float);
   for (std::size_t hc = 0; hc < heads; hc += kAttentionHeadLanes) {
     transpose_weights(weight_pairs, heads, hc, weights);
+    amx_buffers_written();
     _tile_loadd(3, weights, kKeyPairs * sizeof(std::uint32_t));
     float* acc = state.acc + hc * state.acc_stride;
     for (std::size_t c = 0; c < query.value_dim; c += 16) {
@@ -114,6 +116,7 @@ void attend_block(const AttentionBf16Query& query, const std::uint16_t* keys, st
       _tile_stored(7, acc + c, acc_bytes);
     }
   }
+  _tile_release();
 }
 
 }  // namespace

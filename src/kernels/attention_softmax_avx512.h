@@ -11,10 +11,12 @@
 #include "kernels/attention_bf16.h"
 
 namespace dsv32 {
+// File-local in each including file: they are compiled with different -m flags (ODR).
+namespace {
 
 // e^x for x <= 0 (larger x is not needed: x is a score minus the running max), within 2 ulp:
 // x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r, then scaled by 2^n.
-inline __m512 exp_nonpositive(__m512 x) {
+__m512 exp_nonpositive(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -33,7 +35,7 @@ inline __m512 exp_nonpositive(__m512 x) {
 // max, rescales the state's sum and values, and writes the weights rounded to bf16 as key pairs,
 // weight_pairs[m][heads] with key 2m in the low half (as vdpbf16ps pairs them); pairs from
 // (n + 1) / 2 on are left as they were.
-inline void softmax_block(const AttentionBf16Query& query, std::size_t n, const std::uint32_t* visible, const AttentionBf16State& state,
+void softmax_block(const AttentionBf16Query& query, std::size_t n, const std::uint32_t* visible, const AttentionBf16State& state,
                           float* scores, std::uint32_t* weight_pairs) {
   const std::size_t heads = query.heads;
   const __m512 minus_infinity = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
@@ -84,4 +86,5 @@ inline void softmax_block(const AttentionBf16Query& query, std::size_t n, const 
 
 }
 
+}  // namespace
 }  // namespace dsv32

@@ -1,8 +1,9 @@
 #pragma once
+// Run-time CPU checks shared by the AVX512-BF16 and AMX kernel tables (a file compiled with
+// those instructions is entered only after its check passes) and the choice of batched products.
 #include <sys/syscall.h>
 #include <unistd.h>
-// Run-time CPU checks shared by the AVX512-BF16 kernel tables (a file compiled with those
-// instructions is entered only after its check passes) and the choice of batched products.
+
 namespace dsv32 {
 
 inline bool cpu_has_avx512_bf16() {
@@ -30,7 +31,7 @@ inline bool cpu_has_amx_int8() {
 inline bool amx_tiles_granted() {
   constexpr int kArchRequestPermission = 0x1023;  // ARCH_REQ_XCOMP_PERM
   constexpr int kTileDataFeature = 18;            // XFEATURE_XTILEDATA
-  return syscall(SYS_arch_prctl, kArchRequestPermission, kTileDataFeature) == 0;
+  return syscall(SYS_arch_prctl, static_cast<unsigned long>(kArchRequestPermission), static_cast<unsigned long>(kTileDataFeature)) == 0;
 }
 
 }  // namespace dsv32

@@ -1,7 +1,7 @@
 // AMX path of gemm_bf16.h's tile: the AVX-512 table with tile and tile_half on AMX tiles
-// (TDPBF16PS: a 16 x 32 by 32 x 16 bf16 product per instruction, about eight times
-// vdpbf16ps's rate). This file alone is compiled with -mamx-tile -mamx-bf16 and is only
-// called after amx_gemm_bf16()'s CPU and kernel-permission checks (cpu_features.h).
+// (TDPBF16PS, here an 8 x 32 by 32 x 16 bf16 product per instruction). This file is compiled
+// with -mamx-tile -mamx-bf16 (as the other *_amx.cpp) and is only called after
+// amx_gemm_bf16()'s CPU and kernel-permission checks (cpu_features.h).
 //
 // The product is computed transposed: A holds the tile's 8 weight rows (32 columns each, used in
 // place row-major), B a packed block's 16 column pairs of 16 tokens (the packed layout
@@ -82,6 +82,7 @@ void amx_tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_
   }
   _tile_stored(3, out, kGemmTileTokens * sizeof(float));
   if constexpr (kTokenHalves == 2) _tile_stored(4, out + 16, kGemmTileTokens * sizeof(float));
+  _tile_release();
   if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves);
 }
 

@@ -11,10 +11,12 @@
 #include "kernels/index_scores_int8.h"
 
 namespace dsv32 {
+// File-local in each including file: they are compiled with different -m flags (ODR).
+namespace {
 
 // A key's codes as int8 + 128 on the keys' grid (unsigned, vpdpbusd's first operand), 64 at a
 // time; dim is a multiple of 64.
-inline void key_to_unsigned(const std::uint8_t* codes, std::size_t dim, const __m512i (&table)[2], std::uint8_t* out) {
+void key_to_unsigned(const std::uint8_t* codes, std::size_t dim, const __m512i (&table)[2], std::uint8_t* out) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   for (std::size_t d = 0; d < dim; d += 64) {
     const __m512i code = _mm512_loadu_si512(codes + d);
@@ -46,4 +48,5 @@ class GroupPrefetch {
   std::size_t per_group_;
 };
 
+}  // namespace
 }  // namespace dsv32

@@ -1,8 +1,8 @@
 // AMX path of index_scores_int8.h: the int8 products on AMX tiles (TDPBUSD: 16 keys x 64
 // values by 64 values x 16 heads per instruction, exact int32 sums), the rest as the AVX-512
-// kernel, so the scores are the scalar reference's bits. This file alone is compiled with
-// -mamx-tile -mamx-int8 and is only called after index_scores_int8_amx()'s CPU and
-// kernel-permission checks (cpu_features.h).
+// kernel, so the scores are the scalar reference's bits. This file is compiled with -mamx-tile
+// -mamx-int8 (as the other *_amx.cpp) and is only called after index_scores_int8_amx()'s CPU
+// and kernel-permission checks (cpu_features.h).
 //
 // A holds 16 keys' unsigned values (int8 + 128, key_to_unsigned's rows), B a step of the packed
 // query ([dim / 4][padded_heads][4] is AMX's four-byte-interleaved B layout), C the keys' sums
@@ -73,6 +73,7 @@ void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const fl
     ahead.group();
     const std::size_t m = std::min(kKeys, n - j0);
     for (std::size_t j = 0; j < kKeys; ++j) key_to_unsigned(key_codes + (j0 + std::min(j, m - 1)) * dim, dim, table, keys[j]);
+    amx_buffers_written();
     __m512 lanes[kKeys];
     for (std::size_t chunk = 0; chunk < heads; chunk += kIndexHeadChunk) {
       chunk_sums(keys[0], query.packed + chunk * 4, dim, heads, sums);
@@ -88,6 +89,7 @@ void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const fl
     }
     for (std::size_t j = 0; j < m; ++j) out[j0 + j] = tree_sum(lanes[j]) * key_scales[j0 + j];
   }
+  _tile_release();
 }
 
 }  // namespace

@@ -293,7 +293,7 @@ bool use_onednn(const ComputeContext& ctx, ConstMatrixRef x) {
     case LargeProducts::Onednn: return true;
     case LargeProducts::Auto: break;
   }
-  static const bool amx = cpu_has_amx_bf16();
+  static const bool amx = amx_kernels_allowed() && cpu_has_amx_bf16();  // DSV32_ISA=avx512: no AMX anywhere
   return amx;
 }
 

@@ -82,15 +82,22 @@ TEST(AttentionBf16Test, Avx512MatchesReference) {
   for (std::size_t i = 0; i < ours.size(); ++i) EXPECT_NEAR(ours[i], reference[i], 1e-5) << i;
 }
 
-// Two full blocks on the tiles (in AMX's own order of each 32 products), the last 11 keys
-// through the AVX-512 kernel; with dim 80 every block takes the AVX-512 kernel.
+// Two full blocks on the tiles, the last 11 keys through the AVX-512 kernel; with dim 80 every
+// block takes the AVX-512 kernel. AMX adds each score's 32 products in its own order, which can
+// move a weight's bf16 rounding (2^-8 of it): every output within that of the reference, and
+// nearly all within float32 rounding (a wrong layout moves most outputs by far more).
 TEST(AttentionBf16Test, AmxMatchesReference) {
   const AttendBlockBf16 amx = attend_block_bf16_amx();
   if (amx == nullptr) GTEST_SKIP() << "no AMX-BF16 on this CPU (or the kernel refused its tiles)";
   for (const std::size_t dim : {96, 80}) {
     const Problem problem(dim);
     const auto ours = attend(amx, problem, 0.3f), reference = attend(attend_block_bf16_scalar, problem, 0.3f);
-    for (std::size_t i = 0; i < ours.size(); ++i) EXPECT_NEAR(ours[i], reference[i], 1e-5) << "dim " << dim << " at " << i;
+    std::size_t close = 0;
+    for (std::size_t i = 0; i < ours.size(); ++i) {
+      EXPECT_NEAR(ours[i], reference[i], 1e-2) << "dim " << dim << " at " << i;
+      close += std::fabs(ours[i] - reference[i]) <= 1e-5f ? 1 : 0;
+    }
+    EXPECT_GE(close, ours.size() * 99 / 100) << "dim " << dim;
   }
 }
 
