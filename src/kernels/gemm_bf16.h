@@ -32,6 +32,21 @@ struct TilePrefetch {
 using GemmTileBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block,
                               std::size_t col_pairs, float* tile, TilePrefetch prefetch);
 
+// The next tile's FP8 rows, which a converting tile dequantises into `out` (row i at
+// out + i * cols) while it multiplies the current one: row i's codes and its block scales (one
+// per kFp8BlockSize codes), e4m3_row_to_bf16's result.
+struct NextE4m3Rows {
+  const std::uint8_t* codes[kGemmTileRows];
+  const float* scales[kGemmTileRows];
+  std::size_t cols;
+  std::uint16_t* out;
+};
+
+// tile or tile_half of rows already in bf16, converting the next tile's rows on the side: on
+// AMX the products leave the vector units free for the conversion.
+using GemmTileConvertingBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block,
+                                        std::size_t col_pairs, float* tile, TilePrefetch prefetch, const NextE4m3Rows& next);
+
 struct GemmBf16Kernels {
   const char* name;
   GemmTileBf16 tile;
@@ -54,6 +69,9 @@ struct GemmBf16Kernels {
   // attention's query (kernels/attention_bf16.h).
   void (*pack_pairs)(const float* x, std::size_t stride, std::size_t count, std::size_t rows, std::size_t cols, float scale,
                      std::uint16_t* out);
+  // Converting versions of tile and tile_half (nullptr: this table converts before the tile).
+  GemmTileConvertingBf16 tile_converting = nullptr;
+  GemmTileConvertingBf16 tile_half_converting = nullptr;
 };
 
 const GemmBf16Kernels& scalar_gemm_bf16();

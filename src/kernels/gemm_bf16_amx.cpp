@@ -9,11 +9,13 @@
 // float32 results, stored straight into tile[r * 32 + t].
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/amx_tile_config.h"
 #include "kernels/cpu_features.h"
+#include "kernels/e4m3_to_bf16_avx512.h"
 #include "kernels/gemm_bf16.h"
 
 namespace dsv32 {
@@ -60,17 +62,49 @@ void prefetch_share(TilePrefetch prefetch, std::size_t step, std::size_t steps) 
 
 constexpr std::size_t kTokenStride = kGemmTileTokens * 2 * sizeof(std::uint16_t);  // bytes per packed column pair
 
+// The next tile's rows as groups of 64 codes, row by row, each converted as e4m3_row_to_bf16
+// converts it (the byte tables for power-of-two scales, the float route otherwise).
+class NextRowsConverter {
+ public:
+  explicit NextRowsConverter(const NextE4m3Rows* next)
+      : next_(next), groups_per_row_(next == nullptr ? 0 : (next->cols + 63) / 64), groups_(kGemmTileRows * groups_per_row_) {}
+  std::size_t groups() const { return groups_; }
+  void convert(std::size_t begin, std::size_t end) const {
+    for (std::size_t g = begin; g < end; ++g) {
+      const std::size_t row = g / groups_per_row_, col = (g % groups_per_row_) * 64, n = std::min<std::size_t>(64, next_->cols - col);
+      const std::uint8_t* codes = next_->codes[row] + col;
+      std::uint16_t* out = next_->out + row * next_->cols + col;
+      const float scale = next_->scales[row][col / kFp8BlockSize];
+      int k = 0;
+      if (table_scale(scale, k)) {
+        e4m3_times_power_of_two(constants_, codes, k, out, n);
+      } else {
+        e4m3_to_bf16(codes, scale, out, n);
+      }
+    }
+  }
+
+ private:
+  const NextE4m3Rows* next_;
+  std::size_t groups_per_row_, groups_;
+  E4m3ToBf16Constants constants_;
+};
+
 // One accumulator per 16 tokens: a step's tile loads (1.5 KB, the tokens from L2) bound it, not
-// the product's latency (four accumulators over the steps measured no faster).
+// the product's latency (four accumulators over the steps measured no faster). With `next`,
+// each step also converts its share of the next tile's rows, which the vector units do while
+// the tile unit multiplies.
 template <int kTokenHalves>
-void amx_tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
-              TilePrefetch prefetch) {
+void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                         float* out, TilePrefetch prefetch, const NextE4m3Rows* next) {
+  const NextRowsConverter converter(next);
   _tile_loadconfig(&kConfig);
   _tile_zero(3);
   if constexpr (kTokenHalves == 2) _tile_zero(4);
   const std::size_t steps = col_pairs / kPairsPerStep;
   for (std::size_t step = 0; step < steps; ++step) {
     prefetch_share(prefetch, step, steps);
+    converter.convert(converter.groups() * step / steps, converter.groups() * (step + 1) / steps);
     const std::uint16_t* tokens = packed_block + step * kPairsPerStep * kGemmTileTokens * 2;
     _tile_loadd(0, w + step * kPairsPerStep * 2, row_stride * sizeof(std::uint16_t));
     _tile_loadd(1, tokens, kTokenStride);
@@ -83,13 +117,28 @@ void amx_tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_
   _tile_stored(3, out, kGemmTileTokens * sizeof(float));
   if constexpr (kTokenHalves == 2) _tile_stored(4, out + 16, kGemmTileTokens * sizeof(float));
   _tile_release();
+  if (steps == 0) converter.convert(0, converter.groups());
   if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves);
+}
+
+template <int kTokenHalves>
+void amx_tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
+              TilePrefetch prefetch) {
+  amx_tile_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, nullptr);
+}
+
+template <int kTokenHalves>
+void amx_tile_with_next(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                        float* out, TilePrefetch prefetch, const NextE4m3Rows& next) {
+  amx_tile_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, &next);
 }
 
 GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
   kernels.name = "amx";
   kernels.tile = amx_tile<2>;
   kernels.tile_half = amx_tile<1>;
+  kernels.tile_converting = amx_tile_with_next<2>;
+  kernels.tile_half_converting = amx_tile_with_next<1>;
   return kernels;
 }
 

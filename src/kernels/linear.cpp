@@ -148,27 +148,54 @@ void store_tile(const float* tile, MatrixRef y, std::int64_t t0, std::int64_t to
 // slower: the next tile's conversion found its rows still on the way).
 constexpr std::int64_t kPrefetchDistance = 2;
 
+// The FP8 rows of the tile at r (a short last tile repeats its last row), for a converting tile.
+NextE4m3Rows e4m3_tile_rows(const Weight& weight, std::int64_t r, std::int64_t row_end, std::uint16_t* out) {
+  NextE4m3Rows rows{};
+  for (std::int64_t i = 0; i < kGemmTileRows; ++i) {
+    const std::int64_t row = weight.first_row + std::min(r + i, row_end - 1);
+    rows.codes[i] = weight.data + static_cast<std::size_t>(row) * weight.row_bytes();
+    rows.scales[i] = weight.scales_of_row(row);
+  }
+  rows.cols = static_cast<std::size_t>(weight.cols);
+  rows.out = out;
+  return rows;
+}
+
 // One token block (a decode batch) against converted weights: each tile's rows are converted
 // just before the tile reads them, so they come from L1 rather than from a block in L2, and
-// the tile prefetches the stored rows of the tile kPrefetchDistance ahead.
+// the tile prefetches the stored rows of the tile kPrefetchDistance ahead. A table with
+// converting tiles (AMX) converts the next tile's FP8 rows during the tile, into the other half
+// of a double buffer.
 void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch,
                                 const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
                                 std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t cols = weight.cols;
   const auto row_bytes = static_cast<std::int64_t>(weight.row_bytes());
-  const GemmTileBf16 tile_fn = tokens <= kGemmTileTokens / 2 ? kernels.tile_half : kernels.tile;
+  const bool half = tokens <= kGemmTileTokens / 2;
+  const GemmTileBf16 tile_fn = half ? kernels.tile_half : kernels.tile;
+  const GemmTileConvertingBf16 converting_fn = weight.dtype != DType::F8_E4M3 ? nullptr : half ? kernels.tile_half_converting : kernels.tile_converting;
   float tile[kGemmTileRows * kGemmTileTokens];
+  std::uint16_t* buffers[2] = {scratch, scratch + kGemmTileRows * cols};  // kMaxBlockRows >= 2 tiles
   for (std::int64_t r = row_begin; r < row_end; r += kGemmTileRows) {
     const std::int64_t rows = std::min(kGemmTileRows, row_end - r);
-    for (std::int64_t i = 0; i < kGemmTileRows; ++i) {  // a short last tile repeats its last row
-      weight_row_to_bf16(kernels, ops, weight, r + std::min(i, rows - 1), 0, cols, row_f32, scratch + i * cols);
+    const std::int64_t parity = (r - row_begin) / kGemmTileRows % 2;
+    std::uint16_t* current = buffers[parity];
+    if (converting_fn == nullptr || r == row_begin) {
+      for (std::int64_t i = 0; i < kGemmTileRows; ++i) {  // a short last tile repeats its last row
+        weight_row_to_bf16(kernels, ops, weight, r + std::min(i, rows - 1), 0, cols, row_f32, current + i * cols);
+      }
     }
     const std::int64_t next_rows = std::min(kGemmTileRows, row_end - r - kPrefetchDistance * kGemmTileRows);
     const TilePrefetch prefetch =
         next_rows <= 0 ? TilePrefetch{}
                        : TilePrefetch{weight.data + static_cast<std::size_t>((weight.first_row + r + kPrefetchDistance * kGemmTileRows) * row_bytes),
                                       static_cast<std::size_t>((next_rows * row_bytes + 63) / 64)};
-    tile_fn(scratch, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch);
+    if (converting_fn != nullptr && r + kGemmTileRows < row_end) {
+      const NextE4m3Rows next = e4m3_tile_rows(weight, r + kGemmTileRows, row_end, buffers[1 - parity]);
+      converting_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch, next);
+    } else {
+      tile_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch);
+    }
     store_tile(tile, y, 0, tokens, r, rows);
   }
 }

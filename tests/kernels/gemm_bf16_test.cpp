@@ -79,6 +79,41 @@ TEST(GemmBf16Test, AmxTileMatchesDoubleProducts) {
   }
 }
 
+// The converting tiles give the plain tiles' results and leave the next tile's rows exactly as
+// e4m3_row_to_bf16 converts them (both scale routes: powers of two and others; a row of 300
+// codes ends in a partial group).
+TEST(GemmBf16Test, AmxConvertingTileConvertsTheNextRowsBitwise) {
+  const GemmBf16Kernels* amx = amx_gemm_bf16();
+  if (amx == nullptr) GTEST_SKIP() << "no AMX-BF16 on this CPU (or the kernel refused its tiles)";
+  for (const std::size_t cols : {300, 1024}) {
+    const std::size_t pairs = cols / 2;
+    const auto w = random_bf16(kGemmTileRows * cols, 1), packed = random_bf16(kGemmTileTokens * cols, 2);
+    std::mt19937 rng(3);
+    std::vector<std::uint8_t> codes(kGemmTileRows * cols);
+    for (auto& code : codes) code = static_cast<std::uint8_t>(rng() % 0x7F | (rng() & 0x80));  // no NaN codes
+    const std::size_t blocks = (cols + 127) / 128;
+    std::vector<float> scales(kGemmTileRows * blocks);
+    for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = i % 2 == 0 ? std::ldexp(1.0f, static_cast<int>(i % 9) - 4) : 0.013f * static_cast<float>(i + 1);
+    NextE4m3Rows next{};
+    std::vector<std::uint16_t> converted(kGemmTileRows * cols), expected(converted.size());
+    for (std::size_t i = 0; i < kGemmTileRows; ++i) {
+      next.codes[i] = codes.data() + i * cols;
+      next.scales[i] = scales.data() + i * blocks;
+      amx->e4m3_row_to_bf16(next.codes[i], next.scales[i], expected.data() + i * cols, cols);
+    }
+    next.cols = cols;
+    next.out = converted.data();
+    for (const bool half : {false, true}) {
+      std::vector<float> plain(kGemmTileRows * kGemmTileTokens, -1.0f), ours(plain.size(), -1.0f);
+      std::fill(converted.begin(), converted.end(), std::uint16_t{0});
+      (half ? amx->tile_half : amx->tile)(w.data(), cols, packed.data(), pairs, plain.data(), {});
+      (half ? amx->tile_half_converting : amx->tile_converting)(w.data(), cols, packed.data(), pairs, ours.data(), {}, next);
+      EXPECT_EQ(ours, plain) << "cols " << cols << (half ? " tile_half" : " tile");
+      EXPECT_EQ(converted, expected) << "cols " << cols << (half ? " tile_half" : " tile");
+    }
+  }
+}
+
 TEST(GemmBf16Test, Avx512RoundingMatchesScalarBitwise) {
   const GemmBf16Kernels* fast = avx512_gemm_bf16();
   if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
