@@ -161,10 +161,11 @@ void prefill_linear(benchmark::State& state, Precision precision, LargeProducts 
 }
 
 // The bf16 tile alone (8 rows x 32 tokens x 1536 columns, in L1/L2).
-// (half: the 16-token tile of batched decode)
+// (half: the 16-token tile of batched decode, on a block packed 16 wide)
 void gemm_tile(benchmark::State& state, const GemmBf16Kernels* kernels, bool half) {
   constexpr std::size_t kPairs = 768;
-  const auto w = random_bf16(kGemmTileRows * 2 * kPairs, 3), packed = random_bf16(kGemmTileTokens * 2 * kPairs, 4);
+  const auto w = random_bf16(kGemmTileRows * 2 * kPairs, 3);
+  const auto packed = random_bf16((half ? kGemmHalfTokens : kGemmTileTokens) * 2 * kPairs, 4);
   float tile[kGemmTileRows * kGemmTileTokens];
   const GemmTileBf16 fn = half ? kernels->tile_half : kernels->tile;
   for (auto _ : state) {

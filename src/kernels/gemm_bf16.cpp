@@ -7,13 +7,14 @@
 namespace dsv32 {
 namespace {
 
+// `tokens` tokens of a block packed `tokens` wide.
 void tile_tokens(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
                  float* tile, std::size_t tokens) {
   for (std::size_t r = 0; r < kGemmTileRows; ++r) {
     for (std::size_t t = 0; t < tokens; ++t) {
       float sum = 0.0f;
       for (std::size_t i = 0; i < col_pairs; ++i) {
-        const std::uint16_t* pair = packed_block + (i * kGemmTileTokens + t) * 2;
+        const std::uint16_t* pair = packed_block + (i * tokens + t) * 2;
         sum += bf16_to_f32(w[r * row_stride + 2 * i + 1]) * bf16_to_f32(pair[1]);  // odd first, as vdpbf16ps
         sum += bf16_to_f32(w[r * row_stride + 2 * i]) * bf16_to_f32(pair[0]);
       }
@@ -29,7 +30,7 @@ void tile_scalar(const std::uint16_t* w, std::size_t row_stride, const std::uint
 
 void tile_half_scalar(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
                       float* tile, TilePrefetch) {
-  tile_tokens(w, row_stride, packed_block, col_pairs, tile, kGemmTileTokens / 2);
+  tile_tokens(w, row_stride, packed_block, col_pairs, tile, kGemmHalfTokens);
 }
 
 void round_scalar(const float* src, std::uint16_t* dst, std::size_t n) {
@@ -115,12 +116,17 @@ std::size_t packed_activation_values(std::int64_t tokens, std::int64_t cols) {
   return static_cast<std::size_t>(blocks * kGemmTileTokens * cols);
 }
 
+std::int64_t packed_block_width(std::int64_t tokens, std::int64_t block) {
+  return tokens - block * kGemmTileTokens <= kGemmHalfTokens ? kGemmHalfTokens : kGemmTileTokens;
+}
+
 void pack_activations_bf16(const GemmBf16Kernels& kernels, const float* x, std::int64_t tokens, std::int64_t stride,
                            std::int64_t cols, std::int64_t block_begin, std::int64_t block_end, std::uint16_t* packed) {
   for (std::int64_t b = block_begin; b < block_end; ++b) {
     const std::int64_t first = b * kGemmTileTokens, count = std::clamp<std::int64_t>(tokens - first, 0, kGemmTileTokens);
-    kernels.pack_pairs(x + first * stride, static_cast<std::size_t>(stride), static_cast<std::size_t>(count), kGemmTileTokens,
-                       static_cast<std::size_t>(cols), 1.0f, packed + b * kGemmTileTokens * cols);
+    kernels.pack_pairs(x + first * stride, static_cast<std::size_t>(stride), static_cast<std::size_t>(count),
+                       static_cast<std::size_t>(packed_block_width(tokens, b)), static_cast<std::size_t>(cols), 1.0f,
+                       packed + b * kGemmTileTokens * cols);
   }
 }
 

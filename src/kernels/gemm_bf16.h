@@ -5,7 +5,9 @@
 //
 // Layout: the activations are packed once per product into blocks of 32 tokens, the two values
 // of each column pair side by side ([cols/2][32 tokens][2]), so one register holds a column pair
-// of 16 tokens and the weight's pair is a broadcast. The weights stay row-major (stored bf16 is
+// of 16 tokens and the weight's pair is a broadcast. A last block of 16 tokens or fewer (a decode
+// batch) is packed 16 wide ([cols/2][16][2]): its column pairs then lie in consecutive lines,
+// which the AMX tile reads at nearly twice the rate (the 32-wide rows used every other line). The weights stay row-major (stored bf16 is
 // used in place, FP8 is converted a block of rows at a time) and no horizontal sums are needed.
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +18,7 @@
 namespace dsv32 {
 
 constexpr std::int64_t kGemmTileTokens = 32;  // tokens in a packed block and a tile
+constexpr std::int64_t kGemmHalfTokens = 16;  // tokens in a last block packed 16 wide, and in tile_half
 constexpr std::int64_t kGemmTileRows = 8;     // weight rows in a tile
 
 // Memory a tile requests into L2 while it computes, `lines` 64-byte lines from `begin` spread
@@ -50,7 +53,7 @@ using GemmTileConvertingBf16 = void (*)(const std::uint16_t* w, std::size_t row_
 struct GemmBf16Kernels {
   const char* name;
   GemmTileBf16 tile;
-  GemmTileBf16 tile_half;  // the same for the block's first 16 tokens only (tile[r * 32 + t], t < 16)
+  GemmTileBf16 tile_half;  // the same for a block packed 16 wide (tile[r * 32 + t], t < 16)
   void (*round_to_bf16)(const float* src, std::uint16_t* dst, std::size_t n);  // nearest even
   // dst = bf16(e4m3(src) * scale), as round_to_bf16 of the dequantised float32 values.
   void (*e4m3_to_bf16)(const std::uint8_t* src, float scale, std::uint16_t* dst, std::size_t n);
@@ -91,7 +94,9 @@ void weight_row_to_bf16(const GemmBf16Kernels& kernels, const VectorOps& ops, co
 // Values pack_activations_bf16 writes for `tokens` rows of `cols` (even) values.
 std::size_t packed_activation_values(std::int64_t tokens, std::int64_t cols);
 // Packs tokens [block_begin * 32, block_end * 32) of x (rows `stride` floats apart) into their
-// blocks of `packed` (kernels.pack_pairs); tokens past `tokens` are zeros.
+// blocks of `packed` (kernels.pack_pairs; block b at b * 32 * cols values, a last block of 16
+// tokens or fewer 16 wide); tokens past `tokens` are zeros.
+std::int64_t packed_block_width(std::int64_t tokens, std::int64_t block);
 void pack_activations_bf16(const GemmBf16Kernels& kernels, const float* x, std::int64_t tokens, std::int64_t stride,
                            std::int64_t cols, std::int64_t block_begin, std::int64_t block_end, std::uint16_t* packed);
 

@@ -4,8 +4,8 @@
 // amx_gemm_bf16()'s CPU and kernel-permission checks (cpu_features.h).
 //
 // The product is computed transposed: A holds the tile's 8 weight rows (32 columns each, used in
-// place row-major), B a packed block's 16 column pairs of 16 tokens (the packed layout
-// [pairs][32 tokens][2] is AMX's pair-interleaved B layout, 128 bytes a row), C the 8 x 16
+// place row-major), B a packed block's 16 column pairs of 16 tokens (the packed layouts
+// [pairs][32 or 16 tokens][2] are AMX's pair-interleaved B layout, 128 or 64 bytes a row), C the 8 x 16
 // float32 results, stored straight into tile[r * 32 + t].
 #include <immintrin.h>
 
@@ -44,7 +44,7 @@ void add_tail(const std::uint16_t* w, std::size_t row_stride, const std::uint16_
       for (std::size_t i = first_pair; i < col_pairs; ++i) {
         std::int32_t pair;
         std::memcpy(&pair, w + r * row_stride + 2 * i, sizeof pair);
-        const auto x = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed_block + i * 64 + 32 * half));
+        const auto x = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed_block + i * 2 * 16 * token_halves + 32 * half));
         acc = _mm512_dpbf16_ps(acc, x, reinterpret_cast<__m512bh>(_mm512_set1_epi32(pair)));
       }
       _mm512_storeu_ps(out + r * kGemmTileTokens + 16 * half, acc);
@@ -60,7 +60,6 @@ void prefetch_share(TilePrefetch prefetch, std::size_t step, std::size_t steps) 
   for (std::size_t line = first; line < last; ++line) _mm_prefetch(reinterpret_cast<const char*>(begin + 64 * line), _MM_HINT_T1);
 }
 
-constexpr std::size_t kTokenStride = kGemmTileTokens * 2 * sizeof(std::uint16_t);  // bytes per packed column pair
 
 // The next tile's rows as groups of 64 codes, row by row, each converted as e4m3_row_to_bf16
 // converts it (the byte tables for power-of-two scales, the float route otherwise).
@@ -105,12 +104,14 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
   for (std::size_t step = 0; step < steps; ++step) {
     prefetch_share(prefetch, step, steps);
     converter.convert(converter.groups() * step / steps, converter.groups() * (step + 1) / steps);
-    const std::uint16_t* tokens = packed_block + step * kPairsPerStep * kGemmTileTokens * 2;
+    constexpr std::size_t kWidth = 16 * kTokenHalves;                          // the block's packed width
+    constexpr std::size_t kPairBytes = kWidth * 2 * sizeof(std::uint16_t);  // from one column pair to the next
+    const std::uint16_t* tokens = packed_block + step * kPairsPerStep * kWidth * 2;
     _tile_loadd(0, w + step * kPairsPerStep * 2, row_stride * sizeof(std::uint16_t));
-    _tile_loadd(1, tokens, kTokenStride);
+    _tile_loadd(1, tokens, kPairBytes);
     _tile_dpbf16ps(3, 0, 1);
     if constexpr (kTokenHalves == 2) {
-      _tile_loadd(2, tokens + 32, kTokenStride);
+      _tile_loadd(2, tokens + 32, kPairBytes);
       _tile_dpbf16ps(4, 0, 2);
     }
   }

@@ -65,7 +65,7 @@ void tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* p
   }
 }
 
-// The first 16 tokens only (a batch of a few decoding sequences): eight accumulators.
+// A block packed 16 wide (a batch of a few decoding sequences): eight accumulators.
 void tile_half(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
                float* out, TilePrefetch prefetch) {
   __m512 acc[kGemmTileRows];
@@ -74,7 +74,7 @@ void tile_half(const std::uint16_t* w, std::size_t row_stride, const std::uint16
   SpreadPrefetch ahead(prefetch, col_pairs);
   for (std::size_t i = 0; i < col_pairs; ++i) {
     ahead.at(i);
-    const auto x0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed_block + i * 64));
+    const auto x0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed_block + i * 2 * kGemmHalfTokens));
 #pragma GCC unroll 8
     for (int r = 0; r < kGemmTileRows; ++r) {
       std::int32_t pair;

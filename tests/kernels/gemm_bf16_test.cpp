@@ -3,7 +3,9 @@
 // bf16-rounded operands (every shape edge: short tiles, short token blocks, FP8 and BF16).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -26,6 +28,16 @@ std::vector<std::uint16_t> random_bf16(std::size_t n, std::uint32_t seed) {
   return values;
 }
 
+// The first 16 tokens of a block packed 32 wide, packed 16 wide (tile_half's block).
+std::vector<std::uint16_t> first_half_block(const std::vector<std::uint16_t>& packed, std::size_t pairs) {
+  std::vector<std::uint16_t> half(pairs * kGemmHalfTokens * 2);
+  for (std::size_t i = 0; i < pairs; ++i) {
+    std::copy_n(packed.begin() + static_cast<std::ptrdiff_t>(i * kGemmTileTokens * 2), kGemmHalfTokens * 2,
+                half.begin() + static_cast<std::ptrdiff_t>(i * kGemmHalfTokens * 2));
+  }
+  return half;
+}
+
 TEST(GemmBf16Test, Avx512TileMatchesScalar) {
   const GemmBf16Kernels* fast = avx512_gemm_bf16();
   if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
@@ -36,7 +48,7 @@ TEST(GemmBf16Test, Avx512TileMatchesScalar) {
     fast->tile(w.data(), row_stride, packed.data(), pairs, ours.data(), {w.data() + row_stride, 3});  // prefetching changes nothing
     scalar_gemm_bf16().tile(w.data(), row_stride, packed.data(), pairs, reference.data(), {});
     std::vector<float> half(ours.size(), -1.0f);
-    fast->tile_half(w.data(), row_stride, packed.data(), pairs, half.data(), {w.data(), 4});
+    fast->tile_half(w.data(), row_stride, first_half_block(packed, pairs).data(), pairs, half.data(), {w.data(), 4});
     for (std::size_t i = 0; i < ours.size(); ++i) {
       if (i % kGemmTileTokens < kGemmTileTokens / 2) {
         EXPECT_EQ(half[i], ours[i]) << "tile_half, pairs=" << pairs << " at " << i;
@@ -57,7 +69,7 @@ TEST(GemmBf16Test, AmxTileMatchesDoubleProducts) {
     const auto w = random_bf16(kGemmTileRows * row_stride, 1), packed = random_bf16(kGemmTileTokens * 2 * pairs, 2);
     std::vector<float> ours(kGemmTileRows * kGemmTileTokens), half(ours.size(), -1.0f);
     amx->tile(w.data(), row_stride, packed.data(), pairs, ours.data(), {w.data() + row_stride, 3});
-    amx->tile_half(w.data(), row_stride, packed.data(), pairs, half.data(), {w.data(), 4});
+    amx->tile_half(w.data(), row_stride, first_half_block(packed, pairs).data(), pairs, half.data(), {w.data(), 4});
     for (std::size_t r = 0; r < kGemmTileRows; ++r) {
       for (std::size_t t = 0; t < kGemmTileTokens; ++t) {
         double sum = 0.0, magnitude = 0.0;
@@ -106,8 +118,9 @@ TEST(GemmBf16Test, AmxConvertingTileConvertsTheNextRowsBitwise) {
     for (const bool half : {false, true}) {
       std::vector<float> plain(kGemmTileRows * kGemmTileTokens, -1.0f), ours(plain.size(), -1.0f);
       std::fill(converted.begin(), converted.end(), std::uint16_t{0});
-      (half ? amx->tile_half : amx->tile)(w.data(), cols, packed.data(), pairs, plain.data(), {});
-      (half ? amx->tile_half_converting : amx->tile_converting)(w.data(), cols, packed.data(), pairs, ours.data(), {}, next);
+      const auto block = half ? first_half_block(packed, pairs) : packed;
+      (half ? amx->tile_half : amx->tile)(w.data(), cols, block.data(), pairs, plain.data(), {});
+      (half ? amx->tile_half_converting : amx->tile_converting)(w.data(), cols, block.data(), pairs, ours.data(), {}, next);
       EXPECT_EQ(ours, plain) << "cols " << cols << (half ? " tile_half" : " tile");
       EXPECT_EQ(converted, expected) << "cols " << cols << (half ? " tile_half" : " tile");
     }
@@ -224,19 +237,23 @@ TEST(GemmBf16Test, InterleavedRowsAlternate) {
   }
 }
 
+// 35 tokens: a block of 32, then the last 3 in a block packed 16 wide.
 TEST(GemmBf16Test, PackingPutsColumnPairsOfATokenSideBySide) {
   const std::int64_t tokens = 35, cols = 6, stride = 7;
   const auto x = random_floats(tokens * stride, 4);
   std::vector<std::uint16_t> packed(packed_activation_values(tokens, cols), 0xFFFF);
   ASSERT_EQ(packed.size(), 64u * cols);
   pack_activations_bf16(scalar_gemm_bf16(), x.data(), tokens, stride, cols, 0, 2, packed.data());
-  for (std::int64_t t = 0; t < 64; ++t) {
+  EXPECT_EQ(packed_block_width(tokens, 0), 32);
+  EXPECT_EQ(packed_block_width(tokens, 1), 16);
+  for (std::int64_t t = 0; t < 48; ++t) {
     for (std::int64_t c = 0; c < cols; ++c) {
-      const std::int64_t block = t / 32, m = t % 32;
+      const std::int64_t block = t / 32, m = t % 32, width = block == 0 ? 32 : 16;
       const std::uint16_t expected = t < tokens ? f32_to_bf16(x[t * stride + c]) : 0;
-      EXPECT_EQ(packed[block * 32 * cols + ((c / 2) * 32 + m) * 2 + c % 2], expected) << "t=" << t << " c=" << c;
+      EXPECT_EQ(packed[block * 32 * cols + ((c / 2) * width + m) * 2 + c % 2], expected) << "t=" << t << " c=" << c;
     }
   }
+  EXPECT_EQ(packed[32 * cols + 16 * cols], 0xFFFF) << "the 16-wide block wrote past its width";
 }
 
 // The AVX-512 packing (scaling and rounding, then 16 x 16 transposes) gives the reference's
