@@ -44,10 +44,13 @@ struct E4m3Bytes {
   __m512i high, low;  // byte i: of code i's bf16 value
 };
 
-inline E4m3Bytes e4m3x64_bytes(__m512i codes, const E4m3Tables& tables) {
+// File-local in each including file: they are compiled with different -m flags (ODR).
+namespace {
+E4m3Bytes e4m3x64_bytes(__m512i codes, const E4m3Tables& tables) {
   const __m512i high = _mm512_permutex2var_epi8(tables.high0, codes, tables.high1);  // index: the low 7 bits
   return {_mm512_ternarylogic_epi32(high, codes, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8),  // high | (codes & 0x80)
           _mm512_permutex2var_epi8(tables.low0, codes, tables.low1)};
 }
+}  // namespace
 
 }  // namespace dsv32

@@ -125,6 +125,7 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
   _tile_stored(3, out, kGemmTileTokens * sizeof(float));
   if constexpr (kTokenHalves == 2) _tile_stored(4, out + 16, kGemmTileTokens * sizeof(float));
   _tile_release();
+  amx_buffers_written();  // the tail reads what the tile stores wrote
   if (steps == 0) converter.convert(0, converter.groups());
   if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves);
 }

@@ -171,7 +171,7 @@ void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps&
                                 std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t cols = weight.cols;
   const auto row_bytes = static_cast<std::int64_t>(weight.row_bytes());
-  const bool half = tokens <= kGemmTileTokens / 2;
+  const bool half = packed_block_width(tokens, 0) == kGemmHalfTokens;
   const GemmTileBf16 tile_fn = half ? kernels.tile_half : kernels.tile;
   const GemmTileConvertingBf16 converting_fn = weight.dtype != DType::F8_E4M3 ? nullptr : half ? kernels.tile_half_converting : kernels.tile_converting;
   float tile[kGemmTileRows * kGemmTileTokens];
@@ -229,7 +229,7 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
       for (std::int64_t g = 0; g < n; g += kGemmTileRows) {
         // Only the first token block reads the weights from memory; the others find them cached.
         const TilePrefetch prefetch = t0 == 0 ? next_weights(weight, in_place, r0, n, g, block_rows, row_end) : TilePrefetch{};
-        const GemmTileBf16 tile_fn = tokens_here <= kGemmTileTokens / 2 ? kernels.tile_half : kernels.tile;
+        const GemmTileBf16 tile_fn = packed_block_width(tokens, t0 / kGemmTileTokens) == kGemmHalfTokens ? kernels.tile_half : kernels.tile;
         tile_fn(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile, prefetch);
         store_tile(tile, y, t0, tokens_here, r0 + g, std::min(kGemmTileRows, n - g));
       }
@@ -247,7 +247,8 @@ constexpr std::int64_t kBf16ConvertingMinRows = 8;
 constexpr std::int64_t kBf16StoredMinRows = 5;
 
 std::int64_t codes_min_rows(const Weight& weight) {
-  return weight.dtype == DType::F8_E4M3 && best_gemm_bf16().tile_half_converting != nullptr ? kBf16ConvertingMinRows : kBf16MinRows;
+  const bool converting = weight.dtype == DType::F8_E4M3 && weight.cols % 2 == 0 && best_gemm_bf16().tile_half_converting != nullptr;
+  return converting ? kBf16ConvertingMinRows : kBf16MinRows;
 }
 
 // Without AVX512-BF16 (or with DSV32_ISA below avx512) the bf16 mode keeps the float32 path:
