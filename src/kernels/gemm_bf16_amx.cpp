@@ -61,7 +61,6 @@ void prefetch_share(TilePrefetch prefetch, std::size_t step, std::size_t steps) 
   for (std::size_t line = first; line < last; ++line) _mm_prefetch(reinterpret_cast<const char*>(begin + 64 * line), _MM_HINT_T1);
 }
 
-
 // The next tile's rows as groups of 64 codes, row by row, each converted as e4m3_row_to_bf16
 // converts it (the byte tables for power-of-two scales, the float route otherwise). Each group
 // requests the line kStreamAhead bytes further on, into L2, as the decode GEMV does: the tile's
@@ -70,8 +69,8 @@ void prefetch_share(TilePrefetch prefetch, std::size_t step, std::size_t steps) 
 // 29-32).
 class NextRowsConverter {
  public:
-  explicit NextRowsConverter(const NextE4m3Rows* next)
-      : next_(next), groups_per_row_(next == nullptr ? 0 : (next->cols + 63) / 64), groups_(kGemmTileRows * groups_per_row_) {}
+  explicit NextRowsConverter(const NextE4m3Rows& next)
+      : next_(&next), groups_per_row_((next.cols + 63) / 64), groups_(kGemmTileRows * groups_per_row_) {}
   std::size_t groups() const { return groups_; }
   void convert(std::size_t begin, std::size_t end) const {
     for (std::size_t g = begin; g < end; ++g) {
@@ -96,21 +95,19 @@ class NextRowsConverter {
   E4m3ToBf16Constants constants_;
 };
 
-// One accumulator per 16 tokens: a step's tile loads (1.5 KB, the tokens from L2) bound it, not
-// the product's latency (four accumulators over the steps measured no faster). With `next`,
-// each step also converts its share of the next tile's rows, which the vector units do while
-// the tile unit multiplies.
+// One accumulator per 16 tokens: two or four accumulators over the steps measured no faster.
+// With a converter, each step also converts its share of the next tile's rows, which the vector
+// units do while the tile unit multiplies; a plain tile passes none, and pays nothing for it.
 template <int kTokenHalves>
 void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-                         float* out, TilePrefetch prefetch, const NextE4m3Rows* next) {
-  const NextRowsConverter converter(next);
+                         float* out, TilePrefetch prefetch, const NextRowsConverter* converter) {
   _tile_loadconfig(&kConfig);
   _tile_zero(3);
   if constexpr (kTokenHalves == 2) _tile_zero(4);
   const std::size_t steps = col_pairs / kPairsPerStep;
   for (std::size_t step = 0; step < steps; ++step) {
     prefetch_share(prefetch, step, steps);
-    converter.convert(converter.groups() * step / steps, converter.groups() * (step + 1) / steps);
+    if (converter != nullptr) converter->convert(converter->groups() * step / steps, converter->groups() * (step + 1) / steps);
     constexpr std::size_t kWidth = 16 * kTokenHalves;                          // the block's packed width
     constexpr std::size_t kPairBytes = kWidth * 2 * sizeof(std::uint16_t);  // from one column pair to the next
     const std::uint16_t* tokens = packed_block + step * kPairsPerStep * kWidth * 2;
@@ -126,7 +123,7 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
   if constexpr (kTokenHalves == 2) _tile_stored(4, out + 16, kGemmTileTokens * sizeof(float));
   _tile_release();
   amx_buffers_written();  // the tail reads what the tile stores wrote
-  if (steps == 0) converter.convert(0, converter.groups());
+  if (steps == 0 && converter != nullptr) converter->convert(0, converter->groups());
   if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves);
 }
 
@@ -139,7 +136,8 @@ void amx_tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_
 template <int kTokenHalves>
 void amx_tile_with_next(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
                         float* out, TilePrefetch prefetch, const NextE4m3Rows& next) {
-  amx_tile_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, &next);
+  const NextRowsConverter converter(next);
+  amx_tile_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, &converter);
 }
 
 GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {

@@ -1,7 +1,8 @@
 #pragma once
 // What the int8 indexer kernels (index_scores_int8_avx512.cpp, index_scores_int8_amx.cpp) share,
 // for files compiled with -mavx512vbmi and entered only after their CPU checks: the keys on
-// their int8 grid, and the next run's lines requested over the groups of keys.
+// their int8 grid, a group of heads' terms added to a key's lanes, and the next run's lines
+// requested over the groups of keys.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -24,6 +25,14 @@ void key_to_unsigned(const std::uint8_t* codes, std::size_t dim, const __m512i (
     const __mmask64 negative = _mm512_movepi8_mask(code);
     _mm512_store_si512(out + d, _mm512_mask_sub_epi8(_mm512_add_epi8(bias, magnitude), negative, bias, magnitude));
   }
+}
+
+// One group of 16 heads' sums for a key added to its lanes (head h in lane h % 16): relu of the
+// exact integer sum less the query's offset, times the head's weight, multiplied for the first
+// group and fused-added after, heads in order, as the scalar reference sums them.
+__m512 add_head_terms(__m512 lanes, __m512i sums, __m512i offset, __m512 weight, bool first) {
+  const __m512 term = _mm512_cvtepi32_ps(_mm512_max_epi32(_mm512_sub_epi32(sums, offset), _mm512_setzero_si512()));
+  return first ? _mm512_mul_ps(term, weight) : _mm512_fmadd_ps(term, weight, lanes);
 }
 
 // The prefetch's lines, an even share at each group of keys (integer addresses: a prefetch

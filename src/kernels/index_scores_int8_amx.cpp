@@ -81,9 +81,7 @@ void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const fl
         const __m512i offset = _mm512_loadu_si512(query.offsets + chunk + 16 * g);
         const __m512 weight = _mm512_loadu_ps(query.weights + chunk + 16 * g);
         for (std::size_t j = 0; j < kKeys; ++j) {
-          const __m512i sum = _mm512_load_si512(sums[g] + j * 16);
-          const __m512 term = _mm512_cvtepi32_ps(_mm512_max_epi32(_mm512_sub_epi32(sum, offset), _mm512_setzero_si512()));
-          lanes[j] = chunk == 0 && g == 0 ? _mm512_mul_ps(term, weight) : _mm512_fmadd_ps(term, weight, lanes[j]);
+          lanes[j] = add_head_terms(lanes[j], _mm512_load_si512(sums[g] + j * 16), offset, weight, chunk == 0 && g == 0);
         }
       }
     }

@@ -66,9 +66,8 @@ void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const fl
 #pragma GCC unroll 4
         for (int g = 0; g < 4; ++g) {
           const __m512i offset = _mm512_loadu_si512(query.offsets + chunk + 16 * g);
-          const __m512 term = _mm512_cvtepi32_ps(_mm512_max_epi32(_mm512_sub_epi32(acc[j][g], offset), _mm512_setzero_si512()));
           const __m512 weight = _mm512_loadu_ps(query.weights + chunk + 16 * g);
-          lanes[j] = chunk == 0 && g == 0 ? _mm512_mul_ps(term, weight) : _mm512_fmadd_ps(term, weight, lanes[j]);
+          lanes[j] = add_head_terms(lanes[j], acc[j][g], offset, weight, chunk == 0 && g == 0);
         }
       }
     }

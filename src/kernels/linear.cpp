@@ -151,9 +151,10 @@ constexpr std::int64_t kPrefetchDistance = 2;
 // The FP8 rows of the tile at r (a short last tile repeats its last row), for a converting tile.
 NextE4m3Rows e4m3_tile_rows(const Weight& weight, std::int64_t r, std::int64_t row_end, std::uint16_t* out) {
   NextE4m3Rows rows{};
+  const std::size_t row_bytes = weight.row_bytes();
   for (std::int64_t i = 0; i < kGemmTileRows; ++i) {
     const std::int64_t row = weight.first_row + std::min(r + i, row_end - 1);
-    rows.codes[i] = weight.data + static_cast<std::size_t>(row) * weight.row_bytes();
+    rows.codes[i] = weight.data + static_cast<std::size_t>(row) * row_bytes;
     rows.scales[i] = weight.scales_of_row(row);
   }
   rows.cols = static_cast<std::size_t>(weight.cols);
