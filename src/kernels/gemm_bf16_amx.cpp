@@ -35,12 +35,22 @@ constexpr AmxTileConfig make_config() {
 }
 constexpr AmxTileConfig kConfig = make_config();
 
+// The wide tile's registers: 0 and 1 the weights' two 16-row halves, 2 and 3 the packed
+// block's tokens 0-15 and 16-31, 4 + 2a + h the results of weight half a and token half h.
+constexpr int kWideHalfRows = kGemmWideRows / 2;
+constexpr AmxTileConfig make_wide_config() {
+  AmxTileConfig config;
+  for (int t = 0; t < 8; ++t) config.bytes_per_row[t] = 64, config.rows[t] = kWideHalfRows;
+  return config;
+}
+constexpr AmxTileConfig kWideConfig = make_wide_config();
+
 // The column pairs past the last whole step, added to the stored results with vdpbf16ps (as
 // gemm_bf16_avx512.cpp's tile): shapes whose columns are not a multiple of 32.
 void add_tail(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t first_pair,
-              std::size_t col_pairs, float* out, int token_halves) {
+              std::size_t col_pairs, float* out, int token_halves, int rows) {
   for (int half = 0; half < token_halves; ++half) {
-    for (int r = 0; r < kGemmTileRows; ++r) {
+    for (int r = 0; r < rows; ++r) {
       __m512 acc = _mm512_loadu_ps(out + r * kGemmTileTokens + 16 * half);
       for (std::size_t i = first_pair; i < col_pairs; ++i) {
         std::int32_t pair;
@@ -124,7 +134,7 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
   _tile_release();
   amx_buffers_written();  // the tail reads what the tile stores wrote
   if (steps == 0 && converter != nullptr) converter->convert(0, converter->groups());
-  if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves);
+  if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves, kGemmTileRows);
 }
 
 template <int kTokenHalves>
@@ -140,12 +150,59 @@ void amx_tile_with_next(const std::uint16_t* w, std::size_t row_stride, const st
   amx_tile_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, &converter);
 }
 
+// 32 weight rows as two 16-row tiles against one or two token halves: each token load serves
+// both weight tiles (the 8-row tile loads 1 KB of tokens per 512 bytes of weights).
+template <int kTokenHalves>
+void amx_tile_wide(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                   float* out, TilePrefetch prefetch) {
+  _tile_loadconfig(&kWideConfig);
+  _tile_zero(4);
+  _tile_zero(6);
+  if constexpr (kTokenHalves == 2) {
+    _tile_zero(5);
+    _tile_zero(7);
+  }
+  const std::size_t steps = col_pairs / kPairsPerStep, stride_bytes = row_stride * sizeof(std::uint16_t);
+  const std::uint16_t* lower = w + kWideHalfRows * row_stride;
+  for (std::size_t step = 0; step < steps; ++step) {
+    prefetch_share(prefetch, step, steps);
+    constexpr std::size_t kWidth = 16 * kTokenHalves;
+    constexpr std::size_t kPairBytes = kWidth * 2 * sizeof(std::uint16_t);
+    const std::uint16_t* tokens = packed_block + step * kPairsPerStep * kWidth * 2;
+    _tile_loadd(2, tokens, kPairBytes);
+    _tile_loadd(0, w + step * kPairsPerStep * 2, stride_bytes);
+    _tile_dpbf16ps(4, 0, 2);
+    _tile_loadd(1, lower + step * kPairsPerStep * 2, stride_bytes);
+    _tile_dpbf16ps(6, 1, 2);
+    if constexpr (kTokenHalves == 2) {
+      _tile_loadd(3, tokens + 32, kPairBytes);
+      _tile_dpbf16ps(5, 0, 3);
+      _tile_dpbf16ps(7, 1, 3);
+    }
+  }
+  constexpr std::size_t kOutStride = kGemmTileTokens * sizeof(float);
+  float* lower_out = out + kWideHalfRows * kGemmTileTokens;
+  _tile_stored(4, out, kOutStride);
+  _tile_stored(6, lower_out, kOutStride);
+  if constexpr (kTokenHalves == 2) {
+    _tile_stored(5, out + 16, kOutStride);
+    _tile_stored(7, lower_out + 16, kOutStride);
+  }
+  _tile_release();
+  amx_buffers_written();  // the tail reads what the tile stores wrote
+  if (steps * kPairsPerStep < col_pairs) {
+    add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves, static_cast<int>(kGemmWideRows));
+  }
+}
+
 GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
   kernels.name = "amx";
   kernels.tile = amx_tile<2>;
   kernels.tile_half = amx_tile<1>;
   kernels.tile_converting = amx_tile_with_next<2>;
   kernels.tile_half_converting = amx_tile_with_next<1>;
+  kernels.tile_wide = amx_tile_wide<2>;
+  kernels.tile_half_wide = amx_tile_wide<1>;
   return kernels;
 }
 

@@ -211,7 +211,21 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
     gemm_rows_converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, row_end);
     return;
   }
-  const std::int64_t cols = weight.cols, block_rows = gemm_block_rows(cols);
+  const std::int64_t cols = weight.cols;
+  if (tokens <= kGemmTileTokens && kernels.tile_wide != nullptr) {
+    // One token block against stored bf16 rows, 32 rows a tile, in place. Without requests of
+    // the next rows: the hardware prefetcher keeps up with the tile's 32 row streams (16
+    // tokens, 264 MB: 19-20 GB/s without, 17 with the next tile requested over the steps).
+    const GemmTileBf16 wide_fn = packed_block_width(tokens, 0) == kGemmHalfTokens ? kernels.tile_half_wide : kernels.tile_wide;
+    const auto* stored = reinterpret_cast<const std::uint16_t*>(weight.data);
+    float wide[kGemmWideRows * kGemmTileTokens];
+    for (; row_begin + kGemmWideRows <= row_end; row_begin += kGemmWideRows) {
+      wide_fn(stored + (weight.first_row + row_begin) * cols, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), wide, {});
+      store_tile(wide, y, 0, tokens, row_begin, kGemmWideRows);
+    }
+    if (row_begin == row_end) return;
+  }
+  const std::int64_t block_rows = gemm_block_rows(cols);
   float tile[kGemmTileRows * kGemmTileTokens];
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += block_rows) {
     const std::int64_t n = std::min(block_rows, row_end - r0);

@@ -50,6 +50,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   float* q = grow(ws_.index_q, S * Hi * Di);
   float* head_weights = grow(ws_.index_head_weights, S * Hi);
   if (S > 0) {
+    const PhaseTimer timer(profile_, Phase::IndexerQuery);
     linear(ctx_, w.wq_b, {selected_q_lora, S, R}, {q, S, Hi * Di});
     linear(ctx_, w.weights_proj, {selected_normed, S, D}, {head_weights, S, Hi});
   }
@@ -149,6 +150,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
     }, static_cast<std::size_t>(run_tokens));
     // Top-k under a total order (score, then position), so the set is unique; in position order.
     const std::int64_t k = c.index_topk;
+    const PhaseTimer timer(profile_, Phase::IndexerTopK);
     select_top_k(scores, keys, k, selection + t * k, ctx_.index_scratch(0, static_cast<std::size_t>(top_k_scratch_words(keys))));
     counts[t] = k;
   }

@@ -12,13 +12,15 @@ enum class Phase : std::size_t {
   Forward,         // the whole call
   Attention,       // MLA: projections, rope, cache writes, indexer, core, output projection
   Indexer,         // within Attention: the lightning indexer and its top-k
+  IndexerQuery,    // within Indexer: the query and head-weight projections
+  IndexerTopK,     // within Indexer: the top-k selection from the scores
   AttentionCore,   // within Attention: W_UK absorption and attention over the selected keys
   FeedForward,     // dense MLP or MoE (routing, experts, shared expert)
   Head,            // final norm and the vocabulary projection
   Count,
 };
 inline constexpr std::array<std::string_view, static_cast<std::size_t>(Phase::Count)> kPhaseNames = {
-    "forward", "attention", "indexer", "attention_core", "feed_forward", "head"};
+    "forward", "attention", "indexer", "indexer_query", "indexer_top_k", "attention_core", "feed_forward", "head"};
 
 struct PhaseProfile {
   std::array<double, static_cast<std::size_t>(Phase::Count)> seconds{};

@@ -94,6 +94,31 @@ TEST(GemmBf16Test, AmxTileMatchesDoubleProducts) {
   }
 }
 
+// The wide tile is four tiles' work in one call: the same sums as the 8-row tile, bitwise (each
+// result element is one weight row against one token, summed step by step alike), both token
+// widths, with and without a vdpbf16ps tail, the rows `row_stride` apart.
+TEST(GemmBf16Test, AmxWideTileMatchesFourTiles) {
+  const GemmBf16Kernels* amx = amx_gemm_bf16();
+  if (amx == nullptr) GTEST_SKIP() << "no AMX-BF16 on this CPU (or the kernel refused its tiles)";
+  ASSERT_NE(amx->tile_wide, nullptr);
+  for (const std::size_t pairs : {1, 16, 17, 48, 517}) {
+    const std::size_t row_stride = 2 * pairs + 6;
+    const auto w = random_bf16(kGemmWideRows * row_stride, 3), packed = random_bf16(kGemmTileTokens * 2 * pairs, 4);
+    const auto half_block = first_half_block(packed, pairs);
+    std::vector<float> wide(kGemmWideRows * kGemmTileTokens), wide_half(wide.size(), -1.0f), tiles(wide.size()), tiles_half(wide.size(), -1.0f);
+    amx->tile_wide(w.data(), row_stride, packed.data(), pairs, wide.data(), {});
+    amx->tile_half_wide(w.data(), row_stride, half_block.data(), pairs, wide_half.data(), {w.data(), 5});
+    for (std::size_t r = 0; r < kGemmWideRows; r += kGemmTileRows) {
+      amx->tile(w.data() + r * row_stride, row_stride, packed.data(), pairs, tiles.data() + r * kGemmTileTokens, {});
+      amx->tile_half(w.data() + r * row_stride, row_stride, half_block.data(), pairs, tiles_half.data() + r * kGemmTileTokens, {});
+    }
+    for (std::size_t i = 0; i < wide.size(); ++i) {
+      EXPECT_EQ(wide[i], tiles[i]) << "pairs=" << pairs << " row " << i / kGemmTileTokens << " token " << i % kGemmTileTokens;
+      EXPECT_EQ(wide_half[i], tiles_half[i]) << "tile_half_wide, pairs=" << pairs << " row " << i / kGemmTileTokens << " token " << i % kGemmTileTokens;
+    }
+  }
+}
+
 // The converting tiles give the plain tiles' results and leave the next tile's rows exactly as
 // e4m3_row_to_bf16 converts them (both scale routes: powers of two and others, NaN codes; a row
 // of 300 codes ends in a partial group, one of 24 has no whole step and converts after it).
@@ -334,6 +359,8 @@ TEST(GemmBf16Test, LinearInBf16ModeWithBf16Weights) {
   for (const LargeProducts large : {LargeProducts::Tile, LargeProducts::Onednn}) {
     for (const std::int64_t tokens : {1, 2, 4, 5, 16, 17, 32, 33, 70}) expect_bf16_linear_matches(weight, tokens, 6, large);
     expect_bf16_linear_matches(weight.row_slice(8, 64), 40, 7, large);  // whole tiles used in place
+    // decode batches: 32-row wide tiles (AMX) from an odd first row, then 8-row tiles
+    for (const std::int64_t tokens : {9, 16, 31}) expect_bf16_linear_matches(weight.row_slice(3, 72), tokens, 8, large);
   }
 }
 
