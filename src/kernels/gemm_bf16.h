@@ -38,10 +38,12 @@ using GemmTileBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, co
 
 // The next tile's FP8 rows, which a converting tile dequantises into `out` (row i at
 // out + i * cols) while it multiplies the current one: row i's codes and its block scales (one
-// per kFp8BlockSize codes), e4m3_row_to_bf16's result.
+// per kFp8BlockSize codes), e4m3_row_to_bf16's result. `rows`: the tile's (kGemmTileRows, or
+// kGemmWideRows for a wide tile).
 struct NextE4m3Rows {
-  const std::uint8_t* codes[kGemmTileRows];
-  const float* scales[kGemmTileRows];
+  const std::uint8_t* codes[kGemmWideRows];
+  const float* scales[kGemmWideRows];
+  std::size_t rows;
   std::size_t cols;
   std::uint16_t* out;
 };
@@ -82,6 +84,9 @@ struct GemmBf16Kernels {
   // tokens, 13 -> 19-20 GB/s, as fast as a plain read of them.
   GemmTileBf16 tile_wide = nullptr;
   GemmTileBf16 tile_half_wide = nullptr;
+  // Converting versions of the wide tiles (next.rows == kGemmWideRows).
+  GemmTileConvertingBf16 tile_wide_converting = nullptr;
+  GemmTileConvertingBf16 tile_half_wide_converting = nullptr;
 };
 
 const GemmBf16Kernels& scalar_gemm_bf16();

@@ -80,7 +80,7 @@ void prefetch_share(TilePrefetch prefetch, std::size_t step, std::size_t steps) 
 class NextRowsConverter {
  public:
   explicit NextRowsConverter(const NextE4m3Rows& next)
-      : next_(&next), groups_per_row_((next.cols + 63) / 64), groups_(kGemmTileRows * groups_per_row_) {}
+      : next_(&next), groups_per_row_((next.cols + 63) / 64), groups_(next.rows * groups_per_row_) {}
   std::size_t groups() const { return groups_; }
   void convert(std::size_t begin, std::size_t end) const {
     for (std::size_t g = begin; g < end; ++g) {
@@ -153,8 +153,8 @@ void amx_tile_with_next(const std::uint16_t* w, std::size_t row_stride, const st
 // 32 weight rows as two 16-row tiles against one or two token halves: each token load serves
 // both weight tiles (the 8-row tile loads 1 KB of tokens per 512 bytes of weights).
 template <int kTokenHalves>
-void amx_tile_wide(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-                   float* out, TilePrefetch prefetch) {
+void amx_tile_wide_converting(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                              float* out, TilePrefetch prefetch, const NextRowsConverter* converter) {
   _tile_loadconfig(&kWideConfig);
   _tile_zero(4);
   _tile_zero(6);
@@ -166,6 +166,7 @@ void amx_tile_wide(const std::uint16_t* w, std::size_t row_stride, const std::ui
   const std::uint16_t* lower = w + kWideHalfRows * row_stride;
   for (std::size_t step = 0; step < steps; ++step) {
     prefetch_share(prefetch, step, steps);
+    if (converter != nullptr) converter->convert(converter->groups() * step / steps, converter->groups() * (step + 1) / steps);
     constexpr std::size_t kWidth = 16 * kTokenHalves;
     constexpr std::size_t kPairBytes = kWidth * 2 * sizeof(std::uint16_t);
     const std::uint16_t* tokens = packed_block + step * kPairsPerStep * kWidth * 2;
@@ -190,9 +191,23 @@ void amx_tile_wide(const std::uint16_t* w, std::size_t row_stride, const std::ui
   }
   _tile_release();
   amx_buffers_written();  // the tail reads what the tile stores wrote
+  if (steps == 0 && converter != nullptr) converter->convert(0, converter->groups());
   if (steps * kPairsPerStep < col_pairs) {
     add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves, static_cast<int>(kGemmWideRows));
   }
+}
+
+template <int kTokenHalves>
+void amx_tile_wide(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
+                   TilePrefetch prefetch) {
+  amx_tile_wide_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, nullptr);
+}
+
+template <int kTokenHalves>
+void amx_tile_wide_with_next(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                             float* out, TilePrefetch prefetch, const NextE4m3Rows& next) {
+  const NextRowsConverter converter(next);
+  amx_tile_wide_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, &converter);
 }
 
 GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
@@ -203,6 +218,8 @@ GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
   kernels.tile_half_converting = amx_tile_with_next<1>;
   kernels.tile_wide = amx_tile_wide<2>;
   kernels.tile_half_wide = amx_tile_wide<1>;
+  kernels.tile_wide_converting = amx_tile_wide_with_next<2>;
+  kernels.tile_half_wide_converting = amx_tile_wide_with_next<1>;
   return kernels;
 }
 

@@ -148,28 +148,64 @@ void store_tile(const float* tile, MatrixRef y, std::int64_t t0, std::int64_t to
 // slower: the next tile's conversion found its rows still on the way).
 constexpr std::int64_t kPrefetchDistance = 2;
 
-// The FP8 rows of the tile at r (a short last tile repeats its last row), for a converting tile.
-NextE4m3Rows e4m3_tile_rows(const Weight& weight, std::int64_t r, std::int64_t row_end, std::uint16_t* out) {
+// The FP8 rows of the tile of tile_rows rows at r (a short last tile repeats its last row), for
+// a converting tile.
+NextE4m3Rows e4m3_tile_rows(const Weight& weight, std::int64_t r, std::int64_t tile_rows, std::int64_t row_end, std::uint16_t* out) {
   NextE4m3Rows rows{};
   const std::size_t row_bytes = weight.row_bytes();
-  for (std::int64_t i = 0; i < kGemmTileRows; ++i) {
+  for (std::int64_t i = 0; i < tile_rows; ++i) {
     const std::int64_t row = weight.first_row + std::min(r + i, row_end - 1);
     rows.codes[i] = weight.data + static_cast<std::size_t>(row) * row_bytes;
     rows.scales[i] = weight.scales_of_row(row);
   }
+  rows.rows = static_cast<std::size_t>(tile_rows);
   rows.cols = static_cast<std::size_t>(weight.cols);
   rows.out = out;
   return rows;
+}
+
+static_assert(kMaxBlockRows >= 2 * kGemmWideRows, "the scratch holds two wide tiles' rows");
+
+// Whole 32-row tiles of FP8 rows [row_begin, row_end) on a table with wide converting tiles
+// (AMX), each converting the next one's rows during its products (as the 8-row tiles below);
+// returns the first row they left. Their stored rows are requested by the conversion alone,
+// a few KB ahead of the codes it reads.
+std::int64_t gemm_rows_wide_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch,
+                                             const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
+                                             std::int64_t row_begin, std::int64_t row_end) {
+  const bool half = packed_block_width(tokens, 0) == kGemmHalfTokens;
+  const GemmTileBf16 plain_fn = half ? kernels.tile_half_wide : kernels.tile_wide;
+  const GemmTileConvertingBf16 converting_fn = half ? kernels.tile_half_wide_converting : kernels.tile_wide_converting;
+  const std::int64_t cols = weight.cols, wide_end = row_begin + (row_end - row_begin) / kGemmWideRows * kGemmWideRows;
+  if (plain_fn == nullptr || converting_fn == nullptr || weight.dtype != DType::F8_E4M3) return row_begin;
+  float wide[kGemmWideRows * kGemmTileTokens];
+  std::uint16_t* buffers[2] = {scratch, scratch + kGemmWideRows * cols};
+  for (std::int64_t r = row_begin; r < wide_end; r += kGemmWideRows) {
+    std::uint16_t* current = buffers[(r - row_begin) / kGemmWideRows % 2];
+    if (r == row_begin) {
+      for (std::int64_t i = 0; i < kGemmWideRows; ++i) weight_row_to_bf16(kernels, ops, weight, r + i, 0, cols, row_f32, current + i * cols);
+    }
+    if (r + kGemmWideRows < wide_end) {
+      std::uint16_t* next_buffer = buffers[1 - (r - row_begin) / kGemmWideRows % 2];
+      const NextE4m3Rows next = e4m3_tile_rows(weight, r + kGemmWideRows, kGemmWideRows, row_end, next_buffer);
+      converting_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), wide, {}, next);
+    } else {
+      plain_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), wide, {});
+    }
+    store_tile(wide, y, 0, tokens, r, kGemmWideRows);
+  }
+  return wide_end;
 }
 
 // One token block (a decode batch) against converted weights: each tile's rows are converted
 // just before the tile reads them, so they come from L1 rather than from a block in L2, and
 // the tile prefetches the stored rows of the tile kPrefetchDistance ahead. A table with
 // converting tiles (AMX) converts the next tile's FP8 rows during the tile, into the other half
-// of a double buffer.
+// of a double buffer; with wide converting tiles, whole 32-row tiles go first.
 void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch,
                                 const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
                                 std::int64_t row_begin, std::int64_t row_end) {
+  row_begin = gemm_rows_wide_converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, row_end);
   const std::int64_t cols = weight.cols;
   const auto row_bytes = static_cast<std::int64_t>(weight.row_bytes());
   const bool half = packed_block_width(tokens, 0) == kGemmHalfTokens;
@@ -192,7 +228,7 @@ void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps&
                        : TilePrefetch{weight.data + static_cast<std::size_t>((weight.first_row + r + kPrefetchDistance * kGemmTileRows) * row_bytes),
                                       static_cast<std::size_t>((next_rows * row_bytes + 63) / 64)};
     if (converting_fn != nullptr && r + kGemmTileRows < row_end) {
-      const NextE4m3Rows next = e4m3_tile_rows(weight, r + kGemmTileRows, row_end, buffers[1 - parity]);
+      const NextE4m3Rows next = e4m3_tile_rows(weight, r + kGemmTileRows, kGemmTileRows, row_end, buffers[1 - parity]);
       converting_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch, next);
     } else {
       tile_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -119,38 +120,47 @@ TEST(GemmBf16Test, AmxWideTileMatchesFourTiles) {
   }
 }
 
-// The converting tiles give the plain tiles' results and leave the next tile's rows exactly as
-// e4m3_row_to_bf16 converts them (both scale routes: powers of two and others, NaN codes; a row
-// of 300 codes ends in a partial group, one of 24 has no whole step and converts after it).
+// The converting tiles (8 rows, and the wide ones of 32) give the plain tiles' results and
+// leave the next tile's rows exactly as e4m3_row_to_bf16 converts them (both scale routes:
+// powers of two and others, NaN codes; a row of 300 codes ends in a partial group, one of 24
+// has no whole step and converts after it).
 TEST(GemmBf16Test, AmxConvertingTileConvertsTheNextRowsBitwise) {
   const GemmBf16Kernels* amx = amx_gemm_bf16();
   if (amx == nullptr) GTEST_SKIP() << "no AMX-BF16 on this CPU (or the kernel refused its tiles)";
-  for (const std::size_t cols : {24, 300, 1024}) {
-    const std::size_t pairs = cols / 2;
-    const auto w = random_bf16(kGemmTileRows * cols, 1), packed = random_bf16(kGemmTileTokens * cols, 2);
-    std::mt19937 rng(3);
-    std::vector<std::uint8_t> codes(kGemmTileRows * cols);
-    for (auto& code : codes) code = static_cast<std::uint8_t>(rng());
-    const std::size_t blocks = (cols + 127) / 128;
-    std::vector<float> scales(kGemmTileRows * blocks);
-    for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = i % 2 == 0 ? std::ldexp(1.0f, static_cast<int>(i % 9) - 4) : 0.013f * static_cast<float>(i + 1);
-    NextE4m3Rows next{};
-    std::vector<std::uint16_t> converted(kGemmTileRows * cols), expected(converted.size());
-    for (std::size_t i = 0; i < kGemmTileRows; ++i) {
-      next.codes[i] = codes.data() + i * cols;
-      next.scales[i] = scales.data() + i * blocks;
-      amx->e4m3_row_to_bf16(next.codes[i], next.scales[i], expected.data() + i * cols, cols);
-    }
-    next.cols = cols;
-    next.out = converted.data();
-    for (const bool half : {false, true}) {
-      std::vector<float> plain(kGemmTileRows * kGemmTileTokens, -1.0f), ours(plain.size(), -1.0f);
-      std::fill(converted.begin(), converted.end(), std::uint16_t{0});
-      const auto block = half ? first_half_block(packed, pairs) : packed;
-      (half ? amx->tile_half : amx->tile)(w.data(), cols, block.data(), pairs, plain.data(), {});
-      (half ? amx->tile_half_converting : amx->tile_converting)(w.data(), cols, block.data(), pairs, ours.data(), {}, next);
-      EXPECT_EQ(ours, plain) << "cols " << cols << (half ? " tile_half" : " tile");
-      EXPECT_EQ(converted, expected) << "cols " << cols << (half ? " tile_half" : " tile");
+  for (const std::size_t rows : {static_cast<std::size_t>(kGemmTileRows), static_cast<std::size_t>(kGemmWideRows)}) {
+    const bool wide = rows == kGemmWideRows;
+    for (const std::size_t cols : {24, 300, 1024}) {
+      const std::size_t pairs = cols / 2;
+      const auto w = random_bf16(rows * cols, 1), packed = random_bf16(kGemmTileTokens * cols, 2);
+      std::mt19937 rng(3);
+      std::vector<std::uint8_t> codes(rows * cols);
+      for (auto& code : codes) code = static_cast<std::uint8_t>(rng());
+      const std::size_t blocks = (cols + 127) / 128;
+      std::vector<float> scales(rows * blocks);
+      for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = i % 2 == 0 ? std::ldexp(1.0f, static_cast<int>(i % 9) - 4) : 0.013f * static_cast<float>(i + 1);
+      NextE4m3Rows next{};
+      std::vector<std::uint16_t> converted(rows * cols), expected(converted.size());
+      for (std::size_t i = 0; i < rows; ++i) {
+        next.codes[i] = codes.data() + i * cols;
+        next.scales[i] = scales.data() + i * blocks;
+        amx->e4m3_row_to_bf16(next.codes[i], next.scales[i], expected.data() + i * cols, cols);
+      }
+      next.rows = rows;
+      next.cols = cols;
+      next.out = converted.data();
+      for (const bool half : {false, true}) {
+        const std::string what = std::string(wide ? "wide " : "") + (half ? "tile_half" : "tile") + ", cols " + std::to_string(cols);
+        std::vector<float> plain(rows * kGemmTileTokens, -1.0f), ours(plain.size(), -1.0f);
+        std::fill(converted.begin(), converted.end(), std::uint16_t{0});
+        const auto block = half ? first_half_block(packed, pairs) : packed;
+        const GemmTileBf16 plain_fn = wide ? (half ? amx->tile_half_wide : amx->tile_wide) : (half ? amx->tile_half : amx->tile);
+        const GemmTileConvertingBf16 converting_fn =
+            wide ? (half ? amx->tile_half_wide_converting : amx->tile_wide_converting) : (half ? amx->tile_half_converting : amx->tile_converting);
+        plain_fn(w.data(), cols, block.data(), pairs, plain.data(), {});
+        converting_fn(w.data(), cols, block.data(), pairs, ours.data(), {}, next);
+        EXPECT_EQ(ours, plain) << what;
+        EXPECT_EQ(converted, expected) << what;
+      }
     }
   }
 }
@@ -372,6 +382,8 @@ TEST(GemmBf16Test, LinearInBf16ModeWithFp8Weights) {
   for (const LargeProducts large : {LargeProducts::Tile, LargeProducts::Onednn}) {
     for (const std::int64_t tokens : {1, 3, 8, 9, 15, 32, 45}) expect_bf16_linear_matches(weight, tokens, 9, large);
     for (const std::int64_t tokens : {1, 16, 33}) expect_bf16_linear_matches(weight.row_slice(136, 40), tokens, 10, large);  // scale rows from an offset
+    // decode batches: wide converting tiles (AMX) from an odd first row, then 8-row tiles
+    for (const std::int64_t tokens : {9, 16, 24}) expect_bf16_linear_matches(weight.row_slice(3, 197), tokens, 13, large);
   }
 }
 
