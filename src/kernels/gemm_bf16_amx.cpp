@@ -137,19 +137,6 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
   if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves, kGemmTileRows);
 }
 
-template <int kTokenHalves>
-void amx_tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
-              TilePrefetch prefetch) {
-  amx_tile_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, nullptr);
-}
-
-template <int kTokenHalves>
-void amx_tile_with_next(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-                        float* out, TilePrefetch prefetch, const NextE4m3Rows& next) {
-  const NextRowsConverter converter(next);
-  amx_tile_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, &converter);
-}
-
 // 32 weight rows as two 16-row tiles against one or two token halves: each token load serves
 // both weight tiles (the 8-row tile loads 1 KB of tokens per 512 bytes of weights).
 template <int kTokenHalves>
@@ -197,29 +184,40 @@ void amx_tile_wide_converting(const std::uint16_t* w, std::size_t row_stride, co
   }
 }
 
-template <int kTokenHalves>
-void amx_tile_wide(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
-                   TilePrefetch prefetch) {
-  amx_tile_wide_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, nullptr);
+// The table's entries: a tile of 8 or 32 rows (kWide), plain or converting the next rows.
+template <int kTokenHalves, bool kWide>
+void amx_tile_any(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
+                  TilePrefetch prefetch, const NextRowsConverter* converter) {
+  if constexpr (kWide) {
+    amx_tile_wide_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, converter);
+  } else {
+    amx_tile_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, converter);
+  }
 }
 
-template <int kTokenHalves>
-void amx_tile_wide_with_next(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-                             float* out, TilePrefetch prefetch, const NextE4m3Rows& next) {
+template <int kTokenHalves, bool kWide>
+void amx_tile(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
+              TilePrefetch prefetch) {
+  amx_tile_any<kTokenHalves, kWide>(w, row_stride, packed_block, col_pairs, out, prefetch, nullptr);
+}
+
+template <int kTokenHalves, bool kWide>
+void amx_tile_with_next(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                        float* out, TilePrefetch prefetch, const NextE4m3Rows& next) {
   const NextRowsConverter converter(next);
-  amx_tile_wide_converting<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, &converter);
+  amx_tile_any<kTokenHalves, kWide>(w, row_stride, packed_block, col_pairs, out, prefetch, &converter);
 }
 
 GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
   kernels.name = "amx";
-  kernels.tile = amx_tile<2>;
-  kernels.tile_half = amx_tile<1>;
-  kernels.tile_converting = amx_tile_with_next<2>;
-  kernels.tile_half_converting = amx_tile_with_next<1>;
-  kernels.tile_wide = amx_tile_wide<2>;
-  kernels.tile_half_wide = amx_tile_wide<1>;
-  kernels.tile_wide_converting = amx_tile_wide_with_next<2>;
-  kernels.tile_half_wide_converting = amx_tile_wide_with_next<1>;
+  kernels.tile = amx_tile<2, false>;
+  kernels.tile_half = amx_tile<1, false>;
+  kernels.tile_converting = amx_tile_with_next<2, false>;
+  kernels.tile_half_converting = amx_tile_with_next<1, false>;
+  kernels.tile_wide = amx_tile<2, true>;
+  kernels.tile_half_wide = amx_tile<1, true>;
+  kernels.tile_wide_converting = amx_tile_with_next<2, true>;
+  kernels.tile_half_wide_converting = amx_tile_with_next<1, true>;
   return kernels;
 }
 
