@@ -31,8 +31,8 @@ struct TilePrefetch {
   std::size_t lines = 0;
 };
 
-// tile[r * 32 + t] = Σ_c w[r][c] · x[t][c] for 8 weight rows (row_stride values apart) and the
-// 32 tokens of one packed block, over col_pairs column pairs.
+// tile[r * 32 + t] = Σ_c w[r][c] · x[t][c] for 8 weight rows (32 in the wide tiles; row_stride
+// values apart) and the 32 tokens of one packed block, over col_pairs column pairs.
 using GemmTileBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block,
                               std::size_t col_pairs, float* tile, TilePrefetch prefetch);
 

@@ -1,5 +1,6 @@
 // AMX path of gemm_bf16.h's tile: the AVX-512 table with tile and tile_half on AMX tiles
-// (TDPBF16PS, here an 8 x 32 by 32 x 16 bf16 product per instruction). This file is compiled
+// (TDPBF16PS, here an 8 x 32 by 32 x 16 bf16 product per instruction; 16 x 32 by 32 x 16 in
+// the wide tiles, two per step). This file is compiled
 // with -mamx-tile -mamx-bf16 (as the other *_amx.cpp) and is only called after
 // amx_gemm_bf16()'s CPU and kernel-permission checks (cpu_features.h).
 //
@@ -10,6 +11,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 
@@ -48,9 +50,9 @@ constexpr AmxTileConfig kWideConfig = make_wide_config();
 // The column pairs past the last whole step, added to the stored results with vdpbf16ps (as
 // gemm_bf16_avx512.cpp's tile): shapes whose columns are not a multiple of 32.
 void add_tail(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t first_pair,
-              std::size_t col_pairs, float* out, int token_halves, int rows) {
+              std::size_t col_pairs, float* out, int token_halves, std::int64_t rows) {
   for (int half = 0; half < token_halves; ++half) {
-    for (int r = 0; r < rows; ++r) {
+    for (std::int64_t r = 0; r < rows; ++r) {
       __m512 acc = _mm512_loadu_ps(out + r * kGemmTileTokens + 16 * half);
       for (std::size_t i = first_pair; i < col_pairs; ++i) {
         std::int32_t pair;
@@ -80,7 +82,9 @@ void prefetch_share(TilePrefetch prefetch, std::size_t step, std::size_t steps) 
 class NextRowsConverter {
  public:
   explicit NextRowsConverter(const NextE4m3Rows& next)
-      : next_(&next), groups_per_row_((next.cols + 63) / 64), groups_(next.rows * groups_per_row_) {}
+      : next_(&next), groups_per_row_((next.cols + 63) / 64), groups_(next.rows * groups_per_row_) {
+    assert(next.rows > 0 && next.rows <= kGemmWideRows);
+  }
   std::size_t groups() const { return groups_; }
   void convert(std::size_t begin, std::size_t end) const {
     for (std::size_t g = begin; g < end; ++g) {
@@ -138,7 +142,8 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
 }
 
 // 32 weight rows as two 16-row tiles against one or two token halves: each token load serves
-// both weight tiles (the 8-row tile loads 1 KB of tokens per 512 bytes of weights).
+// both weight tiles (the 8-row tile loads 1 KB of tokens per 512 bytes of weights and token
+// half).
 template <int kTokenHalves>
 void amx_tile_wide_converting(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
                               float* out, TilePrefetch prefetch, const NextRowsConverter* converter) {
@@ -180,7 +185,7 @@ void amx_tile_wide_converting(const std::uint16_t* w, std::size_t row_stride, co
   amx_buffers_written();  // the tail reads what the tile stores wrote
   if (steps == 0 && converter != nullptr) converter->convert(0, converter->groups());
   if (steps * kPairsPerStep < col_pairs) {
-    add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves, static_cast<int>(kGemmWideRows));
+    add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves, kGemmWideRows);
   }
 }
 

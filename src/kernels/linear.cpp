@@ -1,6 +1,7 @@
 #include "kernels/linear.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_bf16.h"
@@ -151,6 +152,7 @@ constexpr std::int64_t kPrefetchDistance = 2;
 // The FP8 rows of the tile of tile_rows rows at r (a short last tile repeats its last row), for
 // a converting tile.
 NextE4m3Rows e4m3_tile_rows(const Weight& weight, std::int64_t r, std::int64_t tile_rows, std::int64_t row_end, std::uint16_t* out) {
+  assert(tile_rows > 0 && tile_rows <= kGemmWideRows);
   NextE4m3Rows rows{};
   const std::size_t row_bytes = weight.row_bytes();
   for (std::int64_t i = 0; i < tile_rows; ++i) {
@@ -177,7 +179,11 @@ std::int64_t gemm_rows_wide_converting_tiles(const GemmBf16Kernels& kernels, con
   const GemmTileBf16 plain_fn = half ? kernels.tile_half_wide : kernels.tile_wide;
   const GemmTileConvertingBf16 converting_fn = half ? kernels.tile_half_wide_converting : kernels.tile_wide_converting;
   const std::int64_t cols = weight.cols, wide_end = row_begin + (row_end - row_begin) / kGemmWideRows * kGemmWideRows;
-  if (plain_fn == nullptr || converting_fn == nullptr || weight.dtype != DType::F8_E4M3) return row_begin;
+  // A range of one wide tile would convert all its rows before any product, where the 8-row
+  // tiles convert only their first 8 (a thread's range is 32 rows at 2048 rows and 16 threads).
+  if (plain_fn == nullptr || converting_fn == nullptr || weight.dtype != DType::F8_E4M3 || wide_end - row_begin < 2 * kGemmWideRows) {
+    return row_begin;
+  }
   float wide[kGemmWideRows * kGemmTileTokens];
   std::uint16_t* buffers[2] = {scratch, scratch + kGemmWideRows * cols};
   for (std::int64_t r = row_begin; r < wide_end; r += kGemmWideRows) {
@@ -212,7 +218,7 @@ void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps&
   const GemmTileBf16 tile_fn = half ? kernels.tile_half : kernels.tile;
   const GemmTileConvertingBf16 converting_fn = weight.dtype != DType::F8_E4M3 ? nullptr : half ? kernels.tile_half_converting : kernels.tile_converting;
   float tile[kGemmTileRows * kGemmTileTokens];
-  std::uint16_t* buffers[2] = {scratch, scratch + kGemmTileRows * cols};  // kMaxBlockRows >= 2 tiles
+  std::uint16_t* buffers[2] = {scratch, scratch + kGemmTileRows * cols};
   for (std::int64_t r = row_begin; r < row_end; r += kGemmTileRows) {
     const std::int64_t rows = std::min(kGemmTileRows, row_end - r);
     const std::int64_t parity = (r - row_begin) / kGemmTileRows % 2;
@@ -238,8 +244,10 @@ void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps&
 }
 
 // The bf16 mode's batched product (kernels/gemm_bf16.h) for weight rows [row_begin, row_end):
-// the activations are already packed; the weight rows are used in place when stored as bf16,
-// otherwise a block of them is dequantised and rounded, then applied to every token block.
+// the activations are already packed; the weight rows are used in place when stored as bf16
+// (a decode batch 32 rows a tile where the table has wide tiles), otherwise a block of them is
+// dequantised and rounded, then applied to every token block (a decode batch: the converting
+// tiles above).
 // row_f32 holds cols floats, scratch kMaxBlockRows rows of cols bf16 values.
 void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch, const Weight& weight,
                const std::uint16_t* packed, std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
@@ -248,11 +256,11 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
     return;
   }
   const std::int64_t cols = weight.cols;
-  if (tokens <= kGemmTileTokens && kernels.tile_wide != nullptr) {
+  const GemmTileBf16 wide_fn = packed_block_width(tokens, 0) == kGemmHalfTokens ? kernels.tile_half_wide : kernels.tile_wide;
+  if (tokens <= kGemmTileTokens && weight.dtype == DType::BF16 && wide_fn != nullptr) {
     // One token block against stored bf16 rows, 32 rows a tile, in place. Without requests of
     // the next rows: the hardware prefetcher keeps up with the tile's 32 row streams (16
     // tokens, 264 MB: 19-20 GB/s without, 17 with the next tile requested over the steps).
-    const GemmTileBf16 wide_fn = packed_block_width(tokens, 0) == kGemmHalfTokens ? kernels.tile_half_wide : kernels.tile_wide;
     const auto* stored = reinterpret_cast<const std::uint16_t*>(weight.data);
     float wide[kGemmWideRows * kGemmTileTokens];
     for (; row_begin + kGemmWideRows <= row_end; row_begin += kGemmWideRows) {

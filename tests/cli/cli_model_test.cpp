@@ -112,14 +112,15 @@ TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
   ASSERT_TRUE(profiled.contains("prefill_ms"));
   EXPECT_GT(profiled["prefill_ms"]["forward"].get<double>(), 0.0);
   const auto step = profiled["decode_ms_per_step"];
-  for (const char* key : {"forward", "attention", "indexer", "attention_core", "feed_forward", "head", "attention_rest", "forward_rest",
-                          "outside_forward"}) {
+  for (const char* key : {"forward", "attention", "indexer", "indexer_query", "indexer_top_k", "attention_core", "feed_forward", "head",
+                          "attention_rest", "forward_rest", "outside_forward"}) {
     ASSERT_TRUE(step.contains(key)) << key;
     EXPECT_GE(step[key].get<double>(), 0.0) << key;
   }
   EXPECT_GT(step["attention"].get<double>(), 0.0);
   EXPECT_GT(step["feed_forward"].get<double>(), 0.0);
   EXPECT_GT(step["head"].get<double>(), 0.0);
+  EXPECT_LE(step["indexer_query"].get<double>() + step["indexer_top_k"].get<double>(), step["indexer"].get<double>());
   EXPECT_LE(step["attention"].get<double>() + step["feed_forward"].get<double>() + step["head"].get<double>(),
             step["forward"].get<double>());
 }

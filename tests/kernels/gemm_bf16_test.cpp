@@ -339,9 +339,9 @@ void expect_matches_double(const Weight& weight, const float* x, std::int64_t to
 
 // linear() in the bf16 mode (the tile, oneDNN from 32 tokens when `large` says so, or below
 // the tile's thresholds kernels/gemv_bf16.h) against the double-precision product.
-void expect_bf16_linear_matches(const Weight& weight, std::int64_t tokens, std::uint32_t seed, LargeProducts large) {
+void expect_bf16_linear_matches(const Weight& weight, std::int64_t tokens, std::uint32_t seed, LargeProducts large, unsigned threads = 2) {
   if (&best_gemm_bf16() == &scalar_gemm_bf16()) GTEST_SKIP() << "the bf16 mode runs float32 products without AVX512-BF16";
-  ComputeContext ctx(2);
+  ComputeContext ctx(threads);
   ctx.set_precision(Precision::BF16);
   ctx.set_large_products(large);
   const std::int64_t stride = weight.cols + 3;
@@ -369,8 +369,9 @@ TEST(GemmBf16Test, LinearInBf16ModeWithBf16Weights) {
   for (const LargeProducts large : {LargeProducts::Tile, LargeProducts::Onednn}) {
     for (const std::int64_t tokens : {1, 2, 4, 5, 16, 17, 32, 33, 70}) expect_bf16_linear_matches(weight, tokens, 6, large);
     expect_bf16_linear_matches(weight.row_slice(8, 64), 40, 7, large);  // whole tiles used in place
-    // decode batches: 32-row wide tiles (AMX) from an odd first row, then 8-row tiles
-    for (const std::int64_t tokens : {9, 16, 31}) expect_bf16_linear_matches(weight.row_slice(3, 72), tokens, 8, large);
+    // decode batches on one thread: two 32-row wide tiles in place (AMX) from an odd first row,
+    // then an 8-row tile (with 2 threads the pool's chunks of these rows are 16 rows)
+    for (const std::int64_t tokens : {9, 16, 31}) expect_bf16_linear_matches(weight.row_slice(3, 72), tokens, 8, large, 1);
   }
 }
 
@@ -382,9 +383,16 @@ TEST(GemmBf16Test, LinearInBf16ModeWithFp8Weights) {
   for (const LargeProducts large : {LargeProducts::Tile, LargeProducts::Onednn}) {
     for (const std::int64_t tokens : {1, 3, 8, 9, 15, 32, 45}) expect_bf16_linear_matches(weight, tokens, 9, large);
     for (const std::int64_t tokens : {1, 16, 33}) expect_bf16_linear_matches(weight.row_slice(136, 40), tokens, 10, large);  // scale rows from an offset
-    // decode batches: wide converting tiles (AMX) from an odd first row, then 8-row tiles
-    for (const std::int64_t tokens : {9, 16, 24}) expect_bf16_linear_matches(weight.row_slice(3, 197), tokens, 13, large);
+    // decode batches on one thread: six 32-row wide tiles (AMX) from an odd first row, five
+    // converting the next (both halves of the double buffer), then a short 8-row tile
+    for (const std::int64_t tokens : {9, 16, 24}) expect_bf16_linear_matches(weight.row_slice(3, 197), tokens, 13, large, 1);
   }
+  // 600 rows on 2 threads: the pool's chunks are 80 rows (8 a thread, 8-row grain), each a
+  // converting and a plain wide tile, then two 8-row tiles that convert their own first rows
+  std::vector<std::uint8_t> tall_codes;
+  const std::vector<float> tall_scales = {0.25f, 0.5f, 2.0f, 0.125f, 1.0f, 0.25f, 4.0f, 0.5f, 0.0625f, 1.0f};  // 5 x 2 blocks
+  const Weight tall = random_fp8_weight(tall_codes, tall_scales, 600, cols, 14);
+  for (const std::int64_t tokens : {12, 16}) expect_bf16_linear_matches(tall, tokens, 15, LargeProducts::Tile);
 }
 
 // A scale that is no power of two takes the conversion's float route, block by block (from 16
