@@ -67,7 +67,7 @@ void decode_codes_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, 
   const auto pack = fp8 ? kernels->pack_e4m3_x : kernels->pack_i4_x;
   const auto row_pair = fp8 ? kernels->e4m3_row_pair : kernels->i4_row_pair;
   const std::vector<float> x(kCols, 0.5f);
-  const std::size_t x_stride = gemv_e4m3_x_values(kCols);
+  const std::size_t x_stride = fp8 ? kernels->e4m3_x_values(kCols) : gemv_e4m3_x_values(kCols);
   AlignedVector<std::uint16_t> packed(tokens * x_stride);
   for (std::size_t t = 0; t < tokens; ++t) pack(x.data(), kCols, packed.data() + t * x_stride);
   std::vector<float> out(2 * tokens);
@@ -251,6 +251,12 @@ void register_all() {
     benchmark::RegisterBenchmark((std::string("DecodeGemvE4m3/") + ops->name).c_str(), decode_e4m3, ops);
   }
   benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/scalar/tokens:1", decode_codes_bf16, &scalar_gemv_bf16(), std::size_t{1}, DType::F8_E4M3);
+  if (const GemvBf16Kernels* half = avx512fp16_gemv_bf16()) {
+    for (const std::size_t tokens : {1, 2, 3, 4, 6, 8}) {
+      benchmark::RegisterBenchmark(("DecodeGemvE4m3Fp16/avx512fp16/tokens:" + std::to_string(tokens)).c_str(), decode_codes_bf16, half, tokens,
+                                   DType::F8_E4M3);
+    }
+  }
   if (const GemvBf16Kernels* fast = avx512_gemv_bf16()) {
     for (const std::size_t tokens : {1, 2, 3, 4, 5, 6, 8}) {
       benchmark::RegisterBenchmark(("DecodeGemvE4m3Bf16/avx512bf16/tokens:" + std::to_string(tokens)).c_str(), decode_codes_bf16, fast, tokens,

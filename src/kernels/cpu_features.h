@@ -14,6 +14,13 @@ inline bool cpu_has_avx512_bf16() {
 // The same with AVX512-VBMI, which the e4m3 byte tables (vpermi2b) need.
 inline bool cpu_has_avx512_bf16_vbmi() { return cpu_has_avx512_bf16() && __builtin_cpu_supports("avx512vbmi"); }
 
+// AVX512-FP16 (Sapphire Rapids on): the e4m3 rows' products in half precision (gemv_bf16.h).
+inline bool cpu_has_avx512_fp16() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512fp16");
+}
+
 // AMX with bf16 tiles (Sapphire Rapids on): oneDNN's kernels use them (kernels/onednn_gemm.h).
 inline bool cpu_has_amx_bf16() {
   __builtin_cpu_init();

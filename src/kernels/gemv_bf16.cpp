@@ -126,7 +126,9 @@ const GemvBf16Kernels& scalar_gemv_bf16() {
 
 const GemvBf16Kernels& best_gemv_bf16() {
   static const GemvBf16Kernels& best = []() -> const GemvBf16Kernels& {
-    const GemvBf16Kernels* fast = avx512_kernels_allowed() ? avx512_gemv_bf16() : nullptr;
+    if (!avx512_kernels_allowed()) return scalar_gemv_bf16();
+    if (const GemvBf16Kernels* half = avx512fp16_gemv_bf16()) return *half;
+    const GemvBf16Kernels* fast = avx512_gemv_bf16();
     return fast != nullptr ? *fast : scalar_gemv_bf16();
   }();
   return best;

@@ -22,6 +22,15 @@
 // the same way. For I4 rows (kernels/weight.h) the first chunk of a group holds its even
 // columns and the second its odd ones (the low and the high nibbles), as pack_i4_x lays them;
 // each value q is exact in bf16, the scale applies per 128-column block as for e4m3.
+//
+// The half-precision table (avx512fp16_gemv_bf16) differs for e4m3 rows only: on CPUs with
+// AVX512-FP16 (whose 32-lane FMA does 64 multiply-adds per cycle where vdpbf16ps does about 16
+// here) each token's activations are scaled by a power of two that brings the largest to
+// [64, 128) and rounded to fp16 (11 significant bits against bf16's 8), the codes become fp16
+// exactly (e4m3 · 2^-8, subnormals included), and each lane adds the products of a 128-column
+// block in fp16 (at most 4 · 1.75 · 128 = 896, far from fp16's 65504) before the block's scale
+// multiplies it into a float32 total. Not bitwise the reference's sums: within the rounding
+// of the activations to fp16 and of four fp16 additions per block (tests/kernels).
 #include <cstddef>
 #include <cstdint>
 
@@ -56,10 +65,16 @@ struct GemvBf16Kernels {
   void (*i4_row_pair)(const std::uint8_t* row, std::size_t row_stride, const float* scales0, const float* scales1,
                       const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n, float* out,
                       std::size_t out_stride);
+  // Values this table's pack_e4m3_x writes for n columns (the x_stride its e4m3 rows need at
+  // least): gemv_e4m3_x_values, or more where the packing also holds the token's scale.
+  std::size_t (*e4m3_x_values)(std::size_t n) = gemv_e4m3_x_values;
 };
 
 const GemvBf16Kernels& scalar_gemv_bf16();
 const GemvBf16Kernels* avx512_gemv_bf16();  // nullptr without AVX512-BF16 and AVX512-VBMI
+// The AVX-512 table with its e4m3 rows in half precision (above); nullptr without AVX512-FP16
+// or without the AVX-512 table.
+const GemvBf16Kernels* avx512fp16_gemv_bf16();
 // The fastest this CPU runs (DSV32_ISA=scalar|avx2 forces the reference, as best_gemm_bf16()).
 const GemvBf16Kernels& best_gemv_bf16();
 

@@ -9,6 +9,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/e4m3_tables_avx512.h"
 #include "kernels/gemv_bf16.h"
+#include "kernels/gemv_token_groups.h"
 #include "kernels/tree_sum_avx512.h"
 #include "kernels/weight.h"
 
@@ -224,20 +225,6 @@ constexpr std::array<CodesFixed<Codes>, sizeof...(T)> codes_table(std::integer_s
 template <int... T>
 constexpr std::array<Bf16Fixed, kMaxTokens> bf16_table(std::integer_sequence<int, T...>) {
   return {bf16_row_fixed<T + 1>...};
-}
-
-// Calls fixed(group, x, out) for the tokens in as few groups of at most max_group as there
-// can be, of sizes as even as possible (7 tokens on single rows: 4 + 3, not 6 + 1).
-template <typename Fixed>
-void by_token_groups(std::size_t tokens, std::size_t max_group, const std::uint16_t* x, std::size_t x_stride, float* out,
-                     std::size_t out_stride, Fixed fixed) {
-  for (std::size_t groups = (tokens + max_group - 1) / max_group; groups > 0; --groups) {
-    const std::size_t group = (tokens + groups - 1) / groups;
-    fixed(group, x, out);
-    tokens -= group;
-    x += group * x_stride;
-    out += group * out_stride;
-  }
 }
 
 template <typename Codes>

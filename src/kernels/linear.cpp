@@ -348,7 +348,7 @@ void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& wei
     const auto pack = fp8 ? gemv.pack_e4m3_x : gemv.pack_i4_x;
     const auto row_pair = fp8 ? gemv.e4m3_row_pair : gemv.i4_row_pair;
     const auto single_row = fp8 ? gemv.e4m3_row : gemv.i4_row;
-    const std::size_t x_stride = gemv_e4m3_x_values(cols), row_bytes = weight.row_bytes();
+    const std::size_t x_stride = fp8 ? gemv.e4m3_x_values(cols) : gemv_e4m3_x_values(cols), row_bytes = weight.row_bytes();
     std::uint16_t* x_bf16 = ctx.scratch_u16(thread, tokens * x_stride);
     for (std::size_t t = 0; t < tokens; ++t) pack(x.data + t * x.stride, cols, x_bf16 + t * x_stride);
     const auto stored = [&](std::int64_t row) { return weight.data + static_cast<std::size_t>(row) * row_bytes; };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -259,6 +260,90 @@ TEST(GemvBf16Test, Avx512MatchesScalarOnSpecialValues) {
   scalar_gemv_bf16().e4m3_row(codes.data(), scales.data(), packed_reference.data(), 0, 1, n, &reference, 1);
   EXPECT_TRUE(std::isnan(ours));
   EXPECT_TRUE(std::isnan(reference));
+}
+
+// The half-precision table (gemv_bf16.h): its e4m3 rows against Σ e4m3 · scale · x in double,
+// within 2^-9 of Σ |e4m3 · scale · x| (fp16 activations and four fp16 additions per block and
+// lane; a wrong column, scale or token is off by the whole magnitude), for activations of any
+// size (the power-of-two scaling keeps them inside fp16's range), pairs bitwise as two rows, and
+// a row holding a NaN code NaN, its pair's other row not.
+struct HalfCase {
+  const GemvBf16Kernels& kernels;
+  std::size_t n, tokens, x_stride;
+  std::vector<std::uint8_t> codes;  // two rows
+  std::vector<float> scales0, scales1, x;
+  std::vector<std::uint16_t> packed;
+
+  HalfCase(const GemvBf16Kernels& table, std::size_t columns, std::size_t token_count, float x_scale)
+      : kernels(table), n(columns), tokens(token_count), x_stride(table.e4m3_x_values(columns)), codes(finite_codes(2 * columns, 5)),
+        scales0(block_scales(columns)), scales1(scales0.rbegin(), scales0.rend()), x(random_floats(token_count * columns, 6)),
+        packed(token_count * x_stride, 0xFFFF) {
+    for (float& v : x) v *= x_scale;
+    for (std::size_t t = 0; t < tokens; ++t) kernels.pack_e4m3_x(x.data() + t * n, n, packed.data() + t * x_stride);
+  }
+  // out[t * 2 + i] for rows i = 0, 1
+  std::vector<float> pair() const {
+    std::vector<float> out(2 * tokens, -7.0f);
+    kernels.e4m3_row_pair(codes.data(), n, scales0.data(), scales1.data(), packed.data(), x_stride, tokens, n, out.data(), 2);
+    return out;
+  }
+  std::vector<float> singles() const {
+    std::vector<float> out(2 * tokens, -7.0f);
+    kernels.e4m3_row(codes.data(), scales0.data(), packed.data(), x_stride, tokens, n, out.data(), 2);
+    kernels.e4m3_row(codes.data() + n, scales1.data(), packed.data(), x_stride, tokens, n, out.data() + 1, 2);
+    return out;
+  }
+  void expect_near_formula(const std::vector<float>& out, const char* what) const {
+    for (std::size_t t = 0; t < tokens; ++t) {
+      for (std::size_t i = 0; i < 2; ++i) {
+        const std::vector<float>& scales = i == 0 ? scales0 : scales1;
+        double sum = 0.0, magnitude = 0.0;
+        for (std::size_t c = 0; c < n; ++c) {
+          const double product = static_cast<double>(e4m3_to_f32(codes[i * n + c])) * scales[c / 128] * x[t * n + c];
+          sum += product;
+          magnitude += std::fabs(product);
+        }
+        EXPECT_NEAR(out[t * 2 + i], sum, std::ldexp(magnitude, -9) + 1e-30) << what << ": n=" << n << " tokens=" << tokens << " token " << t << " row " << i;
+      }
+    }
+  }
+};
+
+TEST(GemvBf16Test, HalfPrecisionE4m3RowsMatchTheFormula) {
+  const GemvBf16Kernels* half = avx512fp16_gemv_bf16();
+  if (half == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
+  for (const float x_scale : {1.0f, 1e6f, 1e-6f}) {
+    for (const std::size_t n : kColumnCounts) {
+      for (const std::size_t tokens : {1, 2, 3, 4, 5, 6, 7, 9}) {
+        const HalfCase c(*half, n, tokens, x_scale);
+        const auto pair = c.pair(), singles = c.singles();
+        c.expect_near_formula(pair, "pair");
+        for (std::size_t i = 0; i < pair.size(); ++i) EXPECT_EQ(bits_of(pair[i]), bits_of(singles[i])) << "n=" << n << " tokens=" << tokens << " at " << i;
+      }
+    }
+  }
+}
+
+TEST(GemvBf16Test, HalfPrecisionE4m3RowsOnSpecialValues) {
+  const GemvBf16Kernels* half = avx512fp16_gemv_bf16();
+  if (half == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
+  constexpr std::size_t n = 200;
+  HalfCase c(*half, n, 2, 1.0f);
+  std::fill(c.x.begin(), c.x.end(), 0.0f);  // all-zero activations: exact zeros
+  for (std::size_t t = 0; t < c.tokens; ++t) half->pack_e4m3_x(c.x.data() + t * n, n, c.packed.data() + t * c.x_stride);
+  for (const float v : c.pair()) EXPECT_EQ(v, 0.0f);
+  HalfCase nan_case(*half, n, 3, 1.0f);
+  nan_case.codes[n - 1] = 0xFF;  // NaN in the first row's last column
+  const auto out = nan_case.pair();
+  for (std::size_t t = 0; t < nan_case.tokens; ++t) {
+    EXPECT_TRUE(std::isnan(out[t * 2])) << "token " << t;
+    EXPECT_FALSE(std::isnan(out[t * 2 + 1])) << "token " << t;
+  }
+  nan_case.codes[n - 1] = 0x3A;
+  nan_case.codes[n + 17] = 0x7F;  // the second row
+  const auto second = nan_case.singles();
+  EXPECT_FALSE(std::isnan(second[0]));
+  EXPECT_TRUE(std::isnan(second[1]));
 }
 
 }  // namespace
