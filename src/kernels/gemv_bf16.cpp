@@ -127,7 +127,10 @@ const GemvBf16Kernels& scalar_gemv_bf16() {
 const GemvBf16Kernels& best_gemv_bf16() {
   static const GemvBf16Kernels& best = []() -> const GemvBf16Kernels& {
     if (!avx512_kernels_allowed()) return scalar_gemv_bf16();
-    if (const GemvBf16Kernels* half = avx512fp16_gemv_bf16()) return *half;
+    // DSV32_ISA=avx512 keeps the bitwise-reference table (A/B runs, the same bits as CPUs
+    // without AVX512-FP16), as it keeps the bf16 tile off AMX.
+    const GemvBf16Kernels* half = amx_kernels_allowed() ? avx512fp16_gemv_bf16() : nullptr;
+    if (half != nullptr) return *half;
     const GemvBf16Kernels* fast = avx512_gemv_bf16();
     return fast != nullptr ? *fast : scalar_gemv_bf16();
   }();

@@ -7,8 +7,8 @@
 // value), a few instructions per 64 weights: decode of FP8 weights was bound by the conversion
 // instructions of the float32 route, not by memory.
 //
-// Summation order (the scalar reference follows it step by step, so every path gives the same
-// bits): a row is cut into chunks of 32 columns, and lane l of a chunk holds two columns,
+// Summation order (the scalar reference follows it step by step, so every path but the
+// half-precision table below gives the same bits): a row is cut into chunks of 32 columns, and lane l of a chunk holds two columns,
 // added odd word then even word as vdpbf16ps does. Within each 128-column block, chunks
 // alternate between two accumulators (two independent chains); at the block's end the two are
 // added and multiplied into the row's total by the block's scale (one FMA per lane; bf16
@@ -24,25 +24,28 @@
 // each value q is exact in bf16, the scale applies per 128-column block as for e4m3.
 //
 // The half-precision table (avx512fp16_gemv_bf16) differs for e4m3 rows only: on CPUs with
-// AVX512-FP16 (whose 32-lane FMA does 64 multiply-adds per cycle where vdpbf16ps does about 16
-// here) each token's activations are scaled by a power of two that brings the largest to
-// [64, 128) and rounded to fp16 (11 significant bits against bf16's 8), the codes become fp16
-// exactly (e4m3 · 2^-8, subnormals included), and each lane adds the products of a 128-column
-// block in fp16 (at most 4 · 1.75 · 128 = 896, far from fp16's 65504) before the block's scale
-// multiplies it into a float32 total. Not bitwise the reference's sums: within the rounding
-// of the activations to fp16 and of four fp16 additions per block (tests/kernels).
+// AVX512-FP16 (two 32-lane FMAs a cycle, 64 multiply-adds, where one vdpbf16ps of 32 takes
+// about two cycles on the CPUs measured) each token's activations are scaled by a power of two
+// that brings the largest to [64, 128) and rounded to fp16 (11 significant bits against
+// bf16's 8), the codes become fp16 exactly (e4m3 · 2^-8, subnormals included), and each lane
+// adds the products of a 128-column block in fp16 (at most 4 · 1.75 · 128 = 896, far from
+// fp16's 65504) before the block's scale multiplies it into a float32 total. Not bitwise the
+// reference's sums: within the rounding of the activations to fp16 and of four fp16 additions
+// per block (tests/kernels). Its packing is the plain column order in fp16, zeros up to a
+// multiple of 64, then the token's scale (e4m3_x_values). DSV32_ISA=avx512 leaves it aside.
 #include <cstddef>
 #include <cstdint>
 
 namespace dsv32 {
 
-// Values pack_e4m3_x writes for n columns: n rounded up to a multiple of 64.
+// Values the bf16 tables' pack_e4m3_x writes for n columns: n rounded up to a multiple of 64
+// (a table's own count: its e4m3_x_values).
 std::size_t gemv_e4m3_x_values(std::size_t n);
 
 struct GemvBf16Kernels {
   const char* name;
   // The activations x[0, n) for e4m3_row: rounded to bf16 (nearest even), in its column order,
-  // zeros past n.
+  // zeros past n (the half-precision table: above).
   void (*pack_e4m3_x)(const float* x, std::size_t n, std::uint16_t* out);
   // out[t * out_stride] = Σ_b block_scales[b] · Σ_{c in block b} e4m3(row[c]) · x_t[c] for each
   // token t, x_t = x + t * x_stride packed by pack_e4m3_x, blocks of 128 columns.

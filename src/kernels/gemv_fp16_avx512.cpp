@@ -2,8 +2,8 @@
 // with -mavx512fp16 and is only called after cpu_has_avx512_fp16(). The codes become fp16 in
 // three instructions per 32 (sign-extend to words, shift the magnitude into place, clear the
 // copied sign): fp16's exponent field holds e4m3's with a bias 8 larger, so the word reads as
-// e4m3 · 2^-8 exactly. Standalone, 1024-column rows in L2, one core, against the vdpbf16ps
-// rows: 1 token 18.1 -> 26.7 GB/s, 2 tokens 10.8 -> 19.4, 4 tokens 6.9 -> 11.2.
+// e4m3 · 2^-8 exactly. DecodeGemvE4m3 (benchmarks/, one core, 4 MB of rows) against the
+// vdpbf16ps rows: 1 token 17.7 -> 21.6 GB/s, 2 tokens 13.4 -> 15.5, 4 tokens 8.2 -> 10.5.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -28,42 +28,46 @@ constexpr std::size_t kBlock = static_cast<std::size_t>(kFp8BlockSize);
 constexpr int kMaxTokens = 6;      // accumulators per call
 constexpr int kMaxPairTokens = 4;  // two rows
 constexpr std::size_t kPrefetchBytes = 8192;  // as the vdpbf16ps rows (gemv_bf16_avx512.cpp)
-// The packed activations, then the token's factor (a float) in a 64-byte slot of its own.
-constexpr std::size_t kFactorValues = 32;
-// The activations' largest magnitude is scaled to [2^6, 2^7).
+// The packed activations, then the token's scaling exponent (an int32) in a 64-byte slot.
+constexpr std::size_t kShiftValues = 32;
+// The activations' largest finite magnitude is scaled to [2^6, 2^7).
 constexpr int kLargestExponent = 7;
 
-std::size_t x_values(std::size_t n) { return gemv_e4m3_x_values(n) + kFactorValues; }
+std::size_t x_values(std::size_t n) { return gemv_e4m3_x_values(n) + kShiftValues; }
 
-float largest_magnitude(const float* x, std::size_t n) {
+// The largest finite |x| (0 when there is none).
+float largest_finite_magnitude(const float* x, std::size_t n) {
+  const __m512 infinity = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   __m512 largest = _mm512_setzero_ps();
   for (std::size_t c = 0; c < n; c += 16) {
     const __mmask16 mask = n - c >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - c)) - 1);
-    largest = _mm512_max_ps(largest, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, x + c)));
+    const __m512 magnitude = _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, x + c));
+    largest = _mm512_mask_max_ps(largest, _mm512_cmp_ps_mask(magnitude, infinity, _CMP_LT_OQ), largest, magnitude);  // not inf, not NaN
   }
   return _mm512_reduce_max_ps(largest);
 }
 
-// x · 2^s as fp16 (nearest even) in column order, zeros up to the padding, then the factor
-// 2^(8 - s) that undoes both the activations' and the codes' scaling. Activations that are all
-// zero, or hold an infinity or a NaN, keep s = 0 (the products then carry those through).
+// x · 2^s as fp16 (nearest even) in column order, zeros up to the padding, then s, which the
+// rows undo with 2^(8 - s) (the codes' 2^-8 too). s brings the largest finite magnitude to
+// [2^6, 2^7) (applied as two factors, so that any float's s stays finite); infinities and NaNs
+// stay what they are and carry through the products.
 void pack_x(const float* x, std::size_t n, std::uint16_t* out) {
-  const float largest = largest_magnitude(x, n);
-  int shift = 0;
-  if (largest > 0.0f && std::isfinite(largest)) {
+  const float largest = largest_finite_magnitude(x, n);
+  std::int32_t shift = 0;
+  if (largest > 0.0f) {
     int exponent = 0;
     std::frexp(largest, &exponent);  // largest < 2^exponent
-    shift = std::clamp(kLargestExponent - exponent, -100, 100);
+    shift = kLargestExponent - exponent;
   }
-  const __m512 scale = _mm512_set1_ps(std::ldexp(1.0f, shift));
+  const __m512 first = _mm512_set1_ps(std::ldexp(1.0f, shift / 2)), second = _mm512_set1_ps(std::ldexp(1.0f, shift - shift / 2));
   const std::size_t padded = gemv_e4m3_x_values(n);
   for (std::size_t c = 0; c < padded; c += 16) {
     const __mmask16 mask = c >= n ? 0 : n - c >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - c)) - 1);
-    const __m256h half = _mm512_cvtxps_ph(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + c), scale));
+    const __m512 values = _mm512_maskz_loadu_ps(mask, c < n ? x + c : x);
+    const __m256h half = _mm512_cvtxps_ph(_mm512_mul_ps(_mm512_mul_ps(values, first), second));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm256_castph_si256(half));
   }
-  const float factor = std::ldexp(1.0f, 8 - shift);
-  std::memcpy(out + padded, &factor, sizeof factor);
+  std::memcpy(out + padded, &shift, sizeof shift);
 }
 
 // 32 codes as fp16 words e4m3 · 2^-8: sign-extended, shifted left by 7 (exponent and mantissa
@@ -75,8 +79,9 @@ inline __m512h codes_to_half(__m256i codes) {
 
 // Rows rows (row_stride bytes apart) against Tokens tokens: per 128-column block, each lane
 // adds its four products in fp16, then the block's sum goes into a float32 total through the
-// block's scale. A row holding an e4m3 NaN code (0x7F or 0xFF, which the fp16 words would read
-// as 480) gives NaN: the least of (code + 1) & 0x7F over the row is 0 exactly then.
+// block's scale. A row holding an e4m3 NaN code (0x7F or 0xFF, whose fp16 words read as
+// 1.875, e4m3's 480 · 2^-8) gives NaN: the least of (code + 1) & 0x7F over the row is 0
+// exactly then.
 template <int Tokens, int Rows>
 void rows_fixed(const std::uint8_t* row, std::size_t row_stride, const float* const* block_scales, std::size_t n, const std::uint16_t* x,
                 std::size_t x_stride, float* out, std::size_t out_stride) {
@@ -133,9 +138,9 @@ void rows_fixed(const std::uint8_t* row, std::size_t row_stride, const float* co
     const bool nan = _mm256_cmpeq_epi8_mask(nan_check[i], _mm256_setzero_si256()) != 0;
 #pragma GCC unroll 8
     for (int t = 0; t < Tokens; ++t) {
-      float factor;
-      std::memcpy(&factor, x + t * x_stride + padded, sizeof factor);
-      out[t * out_stride + i] = nan ? std::numeric_limits<float>::quiet_NaN() : tree_sum(total[i][t]) * factor;
+      std::int32_t shift;
+      std::memcpy(&shift, x + t * x_stride + padded, sizeof shift);
+      out[t * out_stride + i] = nan ? std::numeric_limits<float>::quiet_NaN() : std::ldexp(tree_sum(total[i][t]), 8 - shift);
     }
   }
 }

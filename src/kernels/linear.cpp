@@ -336,8 +336,9 @@ std::size_t unit_weight(bool bf16, const LinearJob& job) {
   return bf16 ? static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens) * 9 : 2 + static_cast<std::size_t>(job.x.rows);
 }
 
-// Weight rows [row_begin, row_end) against the tokens of x, rounded to bf16 here for each range
-// (a few rows of activations against the range's hundreds or thousands of weight rows).
+// Weight rows [row_begin, row_end) against the tokens of x, packed here for each range as the
+// table wants them (bf16, or fp16 for the half-precision e4m3 rows: a few rows of activations
+// against the range's hundreds or thousands of weight rows).
 void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, ConstMatrixRef x, MatrixRef y,
                          std::int64_t row_begin, std::int64_t row_end) {
   const GemvBf16Kernels& gemv = best_gemv_bf16();
@@ -349,18 +350,18 @@ void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& wei
     const auto row_pair = fp8 ? gemv.e4m3_row_pair : gemv.i4_row_pair;
     const auto single_row = fp8 ? gemv.e4m3_row : gemv.i4_row;
     const std::size_t x_stride = fp8 ? gemv.e4m3_x_values(cols) : gemv_e4m3_x_values(cols), row_bytes = weight.row_bytes();
-    std::uint16_t* x_bf16 = ctx.scratch_u16(thread, tokens * x_stride);
-    for (std::size_t t = 0; t < tokens; ++t) pack(x.data + t * x.stride, cols, x_bf16 + t * x_stride);
+    std::uint16_t* x_packed = ctx.scratch_u16(thread, tokens * x_stride);
+    for (std::size_t t = 0; t < tokens; ++t) pack(x.data + t * x.stride, cols, x_packed + t * x_stride);
     const auto stored = [&](std::int64_t row) { return weight.data + static_cast<std::size_t>(row) * row_bytes; };
     std::int64_t r = row_begin;
     for (; r + 2 <= row_end; r += 2) {
       const std::int64_t row = weight.first_row + r;
-      row_pair(stored(row), row_bytes, weight.scales_of_row(row), weight.scales_of_row(row + 1), x_bf16, x_stride, tokens, cols, y.data + r,
+      row_pair(stored(row), row_bytes, weight.scales_of_row(row), weight.scales_of_row(row + 1), x_packed, x_stride, tokens, cols, y.data + r,
                y_stride);
     }
     if (r < row_end) {
       const std::int64_t row = weight.first_row + r;
-      single_row(stored(row), weight.scales_of_row(row), x_bf16, x_stride, tokens, cols, y.data + r, y_stride);
+      single_row(stored(row), weight.scales_of_row(row), x_packed, x_stride, tokens, cols, y.data + r, y_stride);
     }
     return;
   }

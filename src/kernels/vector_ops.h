@@ -57,7 +57,8 @@ const VectorOps& best_vector_ops();
 // False when DSV32_ISA asks for a table below avx512 (the bf16 kernels then keep their
 // references, or none).
 bool avx512_kernels_allowed();
-// False when DSV32_ISA names any table but amx (the bf16 tile then keeps AVX-512).
+// False when DSV32_ISA names any table but amx (the bf16 tile then keeps AVX-512, and the
+// decode GEMV of FP8 rows keeps vdpbf16ps, bitwise the scalar reference, rather than fp16).
 bool amx_kernels_allowed();
 // Every table this CPU can run, scalar first (for tests and benchmarks).
 std::vector<const VectorOps*> available_vector_ops();

@@ -98,6 +98,11 @@ TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
     ASSERT_TRUE(bench.contains(key)) << key;
     EXPECT_GT(bench[key].get<double>(), 0.0) << key;
   }
+  // Which kernels ran: names of their tables, or "none" where the bf16 products do not run.
+  for (const char* key : {"isa", "bf16_tile", "decode_gemv"}) {
+    ASSERT_TRUE(bench.contains(key) && bench[key].is_string()) << key;
+    EXPECT_FALSE(bench[key].get<std::string>().empty()) << key;
+  }
   // The bandwidth is the higher of the probes around the decode (one where the peak RSS cannot
   // be reset around the first).
   const auto probes = bench["bandwidth_probes_gb_s"].get<std::vector<double>>();

@@ -317,20 +317,29 @@ TEST(GemmBf16Test, Avx512PackingMatchesScalarBitwise) {
   }
 }
 
+// Whether linear() in the bf16 mode gives FP8 rows of `tokens` tokens to the half-precision
+// GEMV (gemv_bf16.h): below the tile's row threshold (linear.cpp: 8 rows where the table has
+// converting tiles, 16 elsewhere), where that table is the best.
+bool half_precision_gemv(const Weight& weight, std::int64_t tokens) {
+  const std::int64_t tile_from = weight.cols % 2 == 0 && best_gemm_bf16().tile_half_converting != nullptr ? 8 : 16;
+  return weight.dtype == DType::F8_E4M3 && tokens < tile_from && &best_gemv_bf16() == avx512fp16_gemv_bf16();
+}
+
 // y (rows y_stride apart, a guard value after the weight's rows) against Σ bf16(w)·bf16(x) in
-// double, within float32 summation error; FP8 rows of fewer than 16 tokens within 2^-9 of the
-// magnitude where the few-token product is the half-precision table (gemv_bf16.h), whose
-// activations are fp16 and whose blocks add in fp16.
+// double, within float32 summation error; rows of the half-precision GEMV against Σ w·x (its
+// activations are fp16, not bf16) within 2^-9 of the magnitude (fp16 activations, and blocks
+// added in fp16).
 void expect_matches_double(const Weight& weight, const float* x, std::int64_t tokens, std::int64_t stride, const float* y,
                            std::int64_t y_stride, const char* what) {
-  const bool half = weight.dtype == DType::F8_E4M3 && tokens < 16 && &best_gemv_bf16() == avx512fp16_gemv_bf16();
+  const bool half = half_precision_gemv(weight, tokens);
   std::vector<float> w_row(weight.cols);
   for (std::int64_t r = 0; r < weight.rows; ++r) {
     weight.row_to_f32(r, w_row.data(), scalar_vector_ops());
     for (std::int64_t t = 0; t < tokens; ++t) {
       double sum = 0.0, magnitude = 0.0;
       for (std::int64_t c = 0; c < weight.cols; ++c) {
-        const double product = static_cast<double>(bf16_to_f32(f32_to_bf16(w_row[c]))) * bf16_to_f32(f32_to_bf16(x[t * stride + c]));
+        const double product = half ? static_cast<double>(w_row[c]) * x[t * stride + c]
+                                    : static_cast<double>(bf16_to_f32(f32_to_bf16(w_row[c]))) * bf16_to_f32(f32_to_bf16(x[t * stride + c]));
         sum += product;
         magnitude += std::fabs(product);
       }

@@ -263,10 +263,12 @@ TEST(GemvBf16Test, Avx512MatchesScalarOnSpecialValues) {
 }
 
 // The half-precision table (gemv_bf16.h): its e4m3 rows against Σ e4m3 · scale · x in double,
-// within 2^-9 of Σ |e4m3 · scale · x| (fp16 activations and four fp16 additions per block and
-// lane; a wrong column, scale or token is off by the whole magnitude), for activations of any
-// size (the power-of-two scaling keeps them inside fp16's range), pairs bitwise as two rows, and
-// a row holding a NaN code NaN, its pair's other row not.
+// within 2^-9 of Σ |e4m3 · scale · x| (the activations' rounding to fp16 and four fp16
+// additions per block and lane, about 5 · 2^-11 at worst, stay below it; a systematic error
+// such as a wrong scale or token is off by the whole magnitude; a single column's is pinned
+// down exactly by the one-hot test below), for activations of any size (the power-of-two
+// scaling keeps them inside fp16's range), pairs bitwise as two rows, and a row holding a NaN
+// code NaN, its pair's other row not.
 struct HalfCase {
   const GemvBf16Kernels& kernels;
   std::size_t n, tokens, x_stride;
@@ -319,6 +321,39 @@ TEST(GemvBf16Test, HalfPrecisionE4m3RowsMatchTheFormula) {
         const auto pair = c.pair(), singles = c.singles();
         c.expect_near_formula(pair, "pair");
         for (std::size_t i = 0; i < pair.size(); ++i) EXPECT_EQ(bits_of(pair[i]), bits_of(singles[i])) << "n=" << n << " tokens=" << tokens << " at " << i;
+      }
+    }
+  }
+}
+
+// One-hot activations make the half-precision rows exact: x = 1 at column c packs to 64 (its
+// scale 2^6), the product is e4m3 · 2^-2 and the sum is that alone, so every output is
+// e4m3(code) · scale exactly. Each of the 256 codes at columns across the tail shapes: the
+// conversion of every code, the column order, masked tails and the block scales.
+TEST(GemvBf16Test, HalfPrecisionE4m3RowsAreExactForOneHotActivations) {
+  const GemvBf16Kernels* half = avx512fp16_gemv_bf16();
+  if (half == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
+  for (const std::size_t n : {33, 200, 300}) {
+    const std::vector<float> scales = block_scales(n);
+    const std::size_t x_stride = half->e4m3_x_values(n);
+    for (std::size_t c = 0; c < n; c += n / 7 + 1) {
+      std::vector<float> x(n, 0.0f);
+      x[c] = 1.0f;
+      std::vector<std::uint16_t> packed(x_stride);
+      half->pack_e4m3_x(x.data(), n, packed.data());
+      for (int code = 0; code < 256; ++code) {
+        std::vector<std::uint8_t> codes(2 * n, 0x38);  // 1.0 elsewhere: must not count
+        codes[c] = static_cast<std::uint8_t>(code);
+        codes[n + c] = static_cast<std::uint8_t>(code ^ 0x80);
+        float out[2];
+        half->e4m3_row_pair(codes.data(), n, scales.data(), scales.data(), packed.data(), x_stride, 1, n, out, 1);
+        const float expected = e4m3_to_f32(static_cast<std::uint8_t>(code)) * scales[c / 128];
+        if (std::isnan(expected)) {
+          EXPECT_TRUE(std::isnan(out[0]) && std::isnan(out[1])) << "code " << code;
+          continue;
+        }
+        EXPECT_EQ(out[0], expected) << "n=" << n << " column " << c << " code " << code;
+        EXPECT_EQ(out[1], -expected) << "n=" << n << " column " << c << " code " << (code ^ 0x80);
       }
     }
   }
