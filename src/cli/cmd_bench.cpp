@@ -287,6 +287,7 @@ nlohmann::json run_bench(const Options& options) {
       {"isa", ctx.ops().name},
       {"precision", bf16_products(ctx) ? "bf16" : "f32"},  // what ran: bf16 needs AVX512-BF16 and -VBMI
       {"bf16_tile", bf16_products(ctx) ? best_gemm_bf16().name : "none"},
+      // the few-token product's table (by name; its bf16 and I4 rows may be another table's)
       {"decode_gemv", bf16_products(ctx) && &best_gemv_bf16() != &scalar_gemv_bf16() ? best_gemv_bf16().name : "none"},
       {"indexer_products", !model.config().has_indexer                                                                ? "none"
                            : index_scores_int8_for(ctx.precision(), ctx.indexer_products(), model.config().index_head_dim)

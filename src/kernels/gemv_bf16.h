@@ -32,7 +32,9 @@
 // fp16's 65504) before the block's scale multiplies it into a float32 total. Not bitwise the
 // reference's sums: within the rounding of the activations to fp16 and of four fp16 additions
 // per block (tests/kernels). Its packing is the plain column order in fp16, zeros up to a
-// multiple of 64, then the token's scale (e4m3_x_values). DSV32_ISA=avx512 leaves it aside.
+// multiple of 64, then the token's scaling exponent s (an int32; the rows undo 2^(8 - s)),
+// e4m3_x_values in all. Its bf16 and I4 rows are the AVX-512 table's. DSV32_ISA=avx512 leaves
+// it aside.
 #include <cstddef>
 #include <cstdint>
 

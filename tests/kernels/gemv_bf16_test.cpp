@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernels/gemv_bf16.h"
@@ -326,19 +327,20 @@ TEST(GemvBf16Test, HalfPrecisionE4m3RowsMatchTheFormula) {
   }
 }
 
-// One-hot activations make the half-precision rows exact: x = 1 at column c packs to 64 (its
-// scale 2^6), the product is e4m3 · 2^-2 and the sum is that alone, so every output is
-// e4m3(code) · scale exactly. Each of the 256 codes at columns across the tail shapes: the
-// conversion of every code, the column order, masked tails and the block scales.
+// One-hot activations make the half-precision rows exact: x = 2^k at column c packs to 64 (its
+// scale 2^(6 - k)), the product is e4m3 · 2^-2 and the sum is that alone, so every output is
+// e4m3(code) · scale · 2^k exactly. Each of the 256 codes at columns across the tail shapes:
+// the conversion of every code, the column order, masked tails and the block scales; and
+// activations far outside fp16's range, whose scale takes two factors each way.
 TEST(GemvBf16Test, HalfPrecisionE4m3RowsAreExactForOneHotActivations) {
   const GemvBf16Kernels* half = avx512fp16_gemv_bf16();
   if (half == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
-  for (const std::size_t n : {33, 200, 300}) {
+  for (const auto& [n, k] : {std::pair<std::size_t, int>{33, 0}, {200, 0}, {300, 0}, {200, -100}, {200, 100}}) {
     const std::vector<float> scales = block_scales(n);
     const std::size_t x_stride = half->e4m3_x_values(n);
     for (std::size_t c = 0; c < n; c += n / 7 + 1) {
       std::vector<float> x(n, 0.0f);
-      x[c] = 1.0f;
+      x[c] = std::ldexp(1.0f, k);
       std::vector<std::uint16_t> packed(x_stride);
       half->pack_e4m3_x(x.data(), n, packed.data());
       for (int code = 0; code < 256; ++code) {
@@ -347,12 +349,12 @@ TEST(GemvBf16Test, HalfPrecisionE4m3RowsAreExactForOneHotActivations) {
         codes[n + c] = static_cast<std::uint8_t>(code ^ 0x80);
         float out[2];
         half->e4m3_row_pair(codes.data(), n, scales.data(), scales.data(), packed.data(), x_stride, 1, n, out, 1);
-        const float expected = e4m3_to_f32(static_cast<std::uint8_t>(code)) * scales[c / 128];
+        const float expected = e4m3_to_f32(static_cast<std::uint8_t>(code)) * scales[c / 128] * std::ldexp(1.0f, k);
         if (std::isnan(expected)) {
           EXPECT_TRUE(std::isnan(out[0]) && std::isnan(out[1])) << "code " << code;
           continue;
         }
-        EXPECT_EQ(out[0], expected) << "n=" << n << " column " << c << " code " << code;
+        EXPECT_EQ(out[0], expected) << "n=" << n << " 2^" << k << " column " << c << " code " << code;
         EXPECT_EQ(out[1], -expected) << "n=" << n << " column " << c << " code " << (code ^ 0x80);
       }
     }
