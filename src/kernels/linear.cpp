@@ -145,7 +145,7 @@ void store_tile(const float* tile, MatrixRef y, std::int64_t t0, std::int64_t to
   }
 }
 
-// Tiles ahead whose stored rows gemm_rows_converting_tiles requests (one tile ahead measured
+// Tiles ahead whose stored rows converting_tiles requests (one tile ahead measured
 // slower: the next tile's conversion found its rows still on the way).
 constexpr std::int64_t kPrefetchDistance = 2;
 
@@ -168,79 +168,70 @@ NextE4m3Rows e4m3_tile_rows(const Weight& weight, std::int64_t r, std::int64_t t
 
 static_assert(kMaxBlockRows >= 2 * kGemmWideRows, "the scratch holds two wide tiles' rows");
 
-// Whole 32-row tiles of FP8 rows [row_begin, row_end) on a table with wide converting tiles
-// (AMX), each converting the next one's rows during its products (as the 8-row tiles below);
-// returns the first row they left. Their stored rows are requested by the conversion alone,
-// a few KB ahead of the codes it reads.
-std::int64_t gemm_rows_wide_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch,
-                                             const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
-                                             std::int64_t row_begin, std::int64_t row_end) {
-  const bool half = packed_block_width(tokens, 0) == kGemmHalfTokens;
-  const GemmTileBf16 plain_fn = half ? kernels.tile_half_wide : kernels.tile_wide;
-  const GemmTileConvertingBf16 converting_fn = half ? kernels.tile_half_wide_converting : kernels.tile_wide_converting;
-  const std::int64_t cols = weight.cols, wide_end = row_begin + (row_end - row_begin) / kGemmWideRows * kGemmWideRows;
-  // A range of one wide tile would convert all its rows before any product, where the 8-row
-  // tiles convert only their first 8 (a thread's range is 32 rows at 2048 rows and 16 threads).
-  if (plain_fn == nullptr || converting_fn == nullptr || weight.dtype != DType::F8_E4M3 || wide_end - row_begin < 2 * kGemmWideRows) {
-    return row_begin;
-  }
-  float wide[kGemmWideRows * kGemmTileTokens];
-  std::uint16_t* buffers[2] = {scratch, scratch + kGemmWideRows * cols};
-  for (std::int64_t r = row_begin; r < wide_end; r += kGemmWideRows) {
-    std::uint16_t* current = buffers[(r - row_begin) / kGemmWideRows % 2];
-    if (r == row_begin) {
-      for (std::int64_t i = 0; i < kGemmWideRows; ++i) weight_row_to_bf16(kernels, ops, weight, r + i, 0, cols, row_f32, current + i * cols);
-    }
-    if (r + kGemmWideRows < wide_end) {
-      std::uint16_t* next_buffer = buffers[1 - (r - row_begin) / kGemmWideRows % 2];
-      const NextE4m3Rows next = e4m3_tile_rows(weight, r + kGemmWideRows, kGemmWideRows, row_end, next_buffer);
-      converting_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), wide, {}, next);
-    } else {
-      plain_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), wide, {});
-    }
-    store_tile(wide, y, 0, tokens, r, kGemmWideRows);
-  }
-  return wide_end;
-}
+// A tile size with its functions: `converting` (nullptr: none) converts the next tile's FP8
+// rows during the products; `prefetch` asks for the stored rows kPrefetchDistance tiles ahead.
+struct ConvertingTileShape {
+  std::int64_t rows;
+  GemmTileBf16 plain;
+  GemmTileConvertingBf16 converting;
+  bool prefetch;
+};
 
-// One token block (a decode batch) against converted weights: each tile's rows are converted
-// just before the tile reads them, so they come from L1 rather than from a block in L2, and
-// the tile prefetches the stored rows of the tile kPrefetchDistance ahead. A table with
-// converting tiles (AMX) converts the next tile's FP8 rows during the tile, into the other half
-// of a double buffer; with wide converting tiles, whole 32-row tiles go first.
-void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch,
-                                const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
-                                std::int64_t row_begin, std::int64_t row_end) {
-  row_begin = gemm_rows_wide_converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, row_end);
-  const std::int64_t cols = weight.cols;
+// Tiles of shape.rows over rows [row_begin, row_end) of one token block against converted
+// weights: each tile's rows are converted just before the tile reads them (so they come from
+// L1 or L2 rather than from a block), by the tile before it into the other half of a double
+// buffer where the shape converts, and a short last tile repeats its last row.
+void converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch, const Weight& weight,
+                      const std::uint16_t* packed, std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end,
+                      const ConvertingTileShape& shape) {
+  const std::int64_t cols = weight.cols, tile_rows = shape.rows;
   const auto row_bytes = static_cast<std::int64_t>(weight.row_bytes());
-  const bool half = packed_block_width(tokens, 0) == kGemmHalfTokens;
-  const GemmTileBf16 tile_fn = half ? kernels.tile_half : kernels.tile;
-  const GemmTileConvertingBf16 converting_fn = weight.dtype != DType::F8_E4M3 ? nullptr : half ? kernels.tile_half_converting : kernels.tile_converting;
-  float tile[kGemmTileRows * kGemmTileTokens];
-  std::uint16_t* buffers[2] = {scratch, scratch + kGemmTileRows * cols};
-  for (std::int64_t r = row_begin; r < row_end; r += kGemmTileRows) {
-    const std::int64_t rows = std::min(kGemmTileRows, row_end - r);
-    const std::int64_t parity = (r - row_begin) / kGemmTileRows % 2;
+  float tile[kGemmWideRows * kGemmTileTokens];
+  std::uint16_t* buffers[2] = {scratch, scratch + tile_rows * cols};
+  for (std::int64_t r = row_begin; r < row_end; r += tile_rows) {
+    const std::int64_t rows = std::min(tile_rows, row_end - r);
+    const std::int64_t parity = (r - row_begin) / tile_rows % 2;
     std::uint16_t* current = buffers[parity];
-    if (converting_fn == nullptr || r == row_begin) {
-      for (std::int64_t i = 0; i < kGemmTileRows; ++i) {  // a short last tile repeats its last row
+    if (shape.converting == nullptr || r == row_begin) {
+      for (std::int64_t i = 0; i < tile_rows; ++i) {
         weight_row_to_bf16(kernels, ops, weight, r + std::min(i, rows - 1), 0, cols, row_f32, current + i * cols);
       }
     }
-    const std::int64_t next_rows = std::min(kGemmTileRows, row_end - r - kPrefetchDistance * kGemmTileRows);
-    const TilePrefetch prefetch =
-        next_rows <= 0 ? TilePrefetch{}
-                       : TilePrefetch{weight.data + static_cast<std::size_t>((weight.first_row + r + kPrefetchDistance * kGemmTileRows) * row_bytes),
-                                      static_cast<std::size_t>((next_rows * row_bytes + 63) / 64)};
-    if (converting_fn != nullptr && r + kGemmTileRows < row_end) {
-      const NextE4m3Rows next = e4m3_tile_rows(weight, r + kGemmTileRows, kGemmTileRows, row_end, buffers[1 - parity]);
-      converting_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch, next);
+    const std::int64_t ahead = r + kPrefetchDistance * tile_rows, next_rows = std::min(tile_rows, row_end - ahead);
+    const TilePrefetch prefetch = !shape.prefetch || next_rows <= 0
+                                      ? TilePrefetch{}
+                                      : TilePrefetch{weight.data + static_cast<std::size_t>((weight.first_row + ahead) * row_bytes),
+                                                     static_cast<std::size_t>((next_rows * row_bytes + 63) / 64)};
+    if (shape.converting != nullptr && r + tile_rows < row_end) {
+      const NextE4m3Rows next = e4m3_tile_rows(weight, r + tile_rows, tile_rows, row_end, buffers[1 - parity]);
+      shape.converting(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch, next);
     } else {
-      tile_fn(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch);
+      shape.plain(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch);
     }
     store_tile(tile, y, 0, tokens, r, rows);
   }
+}
+
+// One token block (a decode batch) against converted weights, in 8-row tiles (converting on a
+// table that has them: AMX). FP8 rows on a table with wide converting tiles go 32 rows a tile
+// first, their stored rows requested by the conversion alone, a few KB ahead of the codes it
+// reads; not for a range of a single wide tile, which would convert all 32 rows before any
+// product where the 8-row tiles convert only their first 8 (a thread's range is 32 rows at
+// 2048 rows and 16 threads).
+void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch,
+                                const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
+                                std::int64_t row_begin, std::int64_t row_end) {
+  const bool half = packed_block_width(tokens, 0) == kGemmHalfTokens, fp8 = weight.dtype == DType::F8_E4M3;
+  const ConvertingTileShape wide{kGemmWideRows, half ? kernels.tile_half_wide : kernels.tile_wide,
+                                 half ? kernels.tile_half_wide_converting : kernels.tile_wide_converting, false};
+  const std::int64_t wide_end = row_begin + (row_end - row_begin) / kGemmWideRows * kGemmWideRows;
+  if (fp8 && wide.plain != nullptr && wide.converting != nullptr && wide_end - row_begin >= 2 * kGemmWideRows) {
+    converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, wide_end, wide);
+    row_begin = wide_end;
+  }
+  const ConvertingTileShape eight{kGemmTileRows, half ? kernels.tile_half : kernels.tile,
+                                  !fp8 ? nullptr : half ? kernels.tile_half_converting : kernels.tile_converting, true};
+  converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, row_end, eight);
 }
 
 // The bf16 mode's batched product (kernels/gemm_bf16.h) for weight rows [row_begin, row_end):
