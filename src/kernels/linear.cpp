@@ -453,6 +453,10 @@ void linear_bf16(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, Ma
 
 }  // namespace
 
+bool linear_uses_gemv_bf16(ComputeContext& ctx, const Weight& weight, std::int64_t tokens) {
+  return !use_bf16(ctx, weight, {nullptr, tokens, weight.cols}) && use_gemv_bf16(ctx, weight, {nullptr, tokens, weight.cols});
+}
+
 bool bf16_products(Precision precision) {
   return precision == Precision::BF16 && &best_gemm_bf16() != &scalar_gemm_bf16();
 }

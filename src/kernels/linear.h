@@ -33,6 +33,10 @@ void linear(ComputeContext& ctx, const Weight& weight, ConstMatrixRef x, MatrixR
 bool bf16_products(Precision precision);
 inline bool bf16_products(const ComputeContext& ctx) { return bf16_products(ctx.precision()); }
 
+// Whether linear() gives a product of `tokens` activation rows against `weight` to the bf16
+// mode's few-token GEMV (kernels/gemv_bf16.h) rather than to a tile or the float32 paths.
+bool linear_uses_gemv_bf16(ComputeContext& ctx, const Weight& weight, std::int64_t tokens);
+
 // Several independent products in one parallel region: the rows of all jobs are split across
 // the threads together. Decode runs many small matrices (the active experts' projections), each
 // too small to pay for a parallel region of its own. Same results as linear() per job.

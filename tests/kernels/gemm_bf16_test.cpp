@@ -318,20 +318,18 @@ TEST(GemmBf16Test, Avx512PackingMatchesScalarBitwise) {
 }
 
 // Whether linear() in the bf16 mode gives FP8 rows of `tokens` tokens to the half-precision
-// GEMV (gemv_bf16.h): below the tile's row threshold (linear.cpp: 8 rows where the table has
-// converting tiles, 16 elsewhere), where that table is the best.
-bool half_precision_gemv(const Weight& weight, std::int64_t tokens) {
-  const std::int64_t tile_from = weight.cols % 2 == 0 && best_gemm_bf16().tile_half_converting != nullptr ? 8 : 16;
-  return weight.dtype == DType::F8_E4M3 && tokens < tile_from && &best_gemv_bf16() == avx512fp16_gemv_bf16();
+// GEMV (gemv_bf16.h): its few-token product, where that table is the best.
+bool half_precision_gemv(ComputeContext& ctx, const Weight& weight, std::int64_t tokens) {
+  return weight.dtype == DType::F8_E4M3 && &best_gemv_bf16() == avx512fp16_gemv_bf16() && linear_uses_gemv_bf16(ctx, weight, tokens);
 }
 
 // y (rows y_stride apart, a guard value after the weight's rows) against Σ bf16(w)·bf16(x) in
 // double, within float32 summation error; rows of the half-precision GEMV against Σ w·x (its
 // activations are fp16, not bf16) within 2^-9 of the magnitude (fp16 activations, and blocks
 // added in fp16).
-void expect_matches_double(const Weight& weight, const float* x, std::int64_t tokens, std::int64_t stride, const float* y,
-                           std::int64_t y_stride, const char* what) {
-  const bool half = half_precision_gemv(weight, tokens);
+void expect_matches_double(ComputeContext& ctx, const Weight& weight, const float* x, std::int64_t tokens, std::int64_t stride,
+                           const float* y, std::int64_t y_stride, const char* what) {
+  const bool half = half_precision_gemv(ctx, weight, tokens);
   std::vector<float> w_row(weight.cols);
   for (std::int64_t r = 0; r < weight.rows; ++r) {
     weight.row_to_f32(r, w_row.data(), scalar_vector_ops());
@@ -362,7 +360,7 @@ void expect_bf16_linear_matches(const Weight& weight, std::int64_t tokens, std::
   const auto x = random_floats(tokens * stride, seed);
   std::vector<float> y(tokens * (weight.rows + 1), -7.0f);
   linear(ctx, weight, {x.data(), tokens, stride}, {y.data(), tokens, weight.rows + 1});
-  expect_matches_double(weight, x.data(), tokens, stride, y.data(), weight.rows + 1, large == LargeProducts::Onednn ? "oneDNN" : "tile");
+  expect_matches_double(ctx, weight, x.data(), tokens, stride, y.data(), weight.rows + 1, large == LargeProducts::Onednn ? "oneDNN" : "tile");
 }
 
 Weight random_fp8_weight(std::vector<std::uint8_t>& codes, const std::vector<float>& scales, std::int64_t rows, std::int64_t cols,
@@ -500,7 +498,7 @@ TEST(GemmBf16Test, LinearBatchRunsEachJobLikeLinear) {
     linear_batch(ctx, jobs);
     for (std::size_t j = 0; j < shapes.size(); ++j) {
       const auto& [weight, tokens] = shapes[j];
-      expect_matches_double(weight, xs[j].data(), tokens, weight.cols, ys[j].data(), weight.rows + 1,
+      expect_matches_double(ctx, weight, xs[j].data(), tokens, weight.cols, ys[j].data(), weight.rows + 1,
                             large == LargeProducts::Onednn ? "oneDNN batch" : "tile batch");
     }
   }
