@@ -67,7 +67,7 @@ void decode_codes_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, 
   const auto pack = fp8 ? kernels->pack_e4m3_x : kernels->pack_i4_x;
   const auto row_pair = fp8 ? kernels->e4m3_row_pair : kernels->i4_row_pair;
   const std::vector<float> x(kCols, 0.5f);
-  const std::size_t x_stride = fp8 ? kernels->e4m3_x_values(kCols) : gemv_e4m3_x_values(kCols);
+  const std::size_t x_stride = gemv_e4m3_x_values(kCols);
   AlignedVector<std::uint16_t> packed(tokens * x_stride);
   for (std::size_t t = 0; t < tokens; ++t) pack(x.data(), kCols, packed.data() + t * x_stride);
   std::vector<float> out(2 * tokens);
@@ -79,6 +79,25 @@ void decode_codes_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, 
   }
   state.counters[fp8 ? "weight_bytes/s" : "weights/s"] =
       benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The half-precision e4m3 rows (gemv_bf16.h's HalfE4m3Rows) on the same 4096 x 1024 FP8 rows,
+// two rows per call, with the NaN check or on rows known free of NaN codes.
+void decode_half_e4m3(benchmark::State& state, const HalfE4m3Rows* half, std::size_t tokens, bool codes_nan_free) {
+  constexpr std::size_t kRows = 4096, kCols = 1024;
+  const auto codes = random_codes(kRows * kCols, 1);
+  const std::vector<float> scales(kCols / 128, 0x1p-7f), x(kCols, 0.5f);
+  const std::size_t x_stride = half->x_values(kCols);
+  AlignedVector<std::uint16_t> packed(tokens * x_stride);
+  for (std::size_t t = 0; t < tokens; ++t) half->pack_x(x.data(), kCols, scales.data(), packed.data() + t * x_stride);
+  std::vector<float> out(2 * tokens);
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < kRows; r += 2) {
+      half->row_pair(codes.data() + r * kCols, kCols, packed.data(), x_stride, tokens, kCols, codes_nan_free, out.data(), 2);
+      benchmark::DoNotOptimize(out.data());
+    }
+  }
+  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // The same GEMV on stored bf16 rows (4096 x 1024, 8 MB: L3): no conversion.
@@ -106,7 +125,7 @@ void decode_linear(benchmark::State& state, DType dtype, Precision precision, st
   ctx.set_precision(precision);
   const auto codes = random_codes(static_cast<std::size_t>(kBytes), 8);
   const std::vector<float> scales(static_cast<std::size_t>((rows / 128) * (kCols / 128)), 0x1p-7f);
-  const Weight weight{dtype, codes.data(), rows, kCols, 0, dtype == DType::BF16 ? nullptr : scales.data(), kCols / 128};
+  const Weight weight{dtype, codes.data(), rows, kCols, 0, dtype == DType::BF16 ? nullptr : scales.data(), kCols / 128, /*codes_nan_free=*/true};
   std::vector<float> x(static_cast<std::size_t>(tokens * kCols), 0.5f), y(static_cast<std::size_t>(tokens * rows));
   for (auto _ : state) {
     linear(ctx, weight, {x.data(), tokens, kCols}, {y.data(), tokens, rows});
@@ -130,7 +149,7 @@ void decode_experts(benchmark::State& state, std::int64_t tokens) {
   for (auto _ : state) {
     for (std::int64_t e0 = 0; e0 + kPerBatch <= kExperts; e0 += kPerBatch) {
       for (std::int64_t j = 0; j < kPerBatch; ++j) {
-        const Weight weight{DType::F8_E4M3, codes.data() + (e0 + j) * kRows * kCols, kRows, kCols, 0, scales.data(), kCols / 128};
+        const Weight weight{DType::F8_E4M3, codes.data() + (e0 + j) * kRows * kCols, kRows, kCols, 0, scales.data(), kCols / 128, /*codes_nan_free=*/true};
         jobs[static_cast<std::size_t>(j)] = {weight, {x.data(), tokens, kCols}, {y.data() + j * tokens * kRows, tokens, kRows}};
       }
       linear_batch(ctx, jobs);
@@ -253,8 +272,10 @@ void register_all() {
   benchmark::RegisterBenchmark("DecodeGemvE4m3Bf16/scalar/tokens:1", decode_codes_bf16, &scalar_gemv_bf16(), std::size_t{1}, DType::F8_E4M3);
   if (const GemvBf16Kernels* half = avx512fp16_gemv_bf16()) {
     for (const std::size_t tokens : {1, 2, 3, 4, 6, 8}) {
-      benchmark::RegisterBenchmark(("DecodeGemvE4m3Fp16/avx512fp16/tokens:" + std::to_string(tokens)).c_str(), decode_codes_bf16, half, tokens,
-                                   DType::F8_E4M3);
+      for (const bool nan_free : {false, true}) {
+        benchmark::RegisterBenchmark(("DecodeGemvE4m3Fp16/avx512fp16/tokens:" + std::to_string(tokens) + (nan_free ? "/nan_free" : "/checked")).c_str(),
+                                     decode_half_e4m3, half->half_e4m3, tokens, nan_free);
+      }
     }
   }
   if (const GemvBf16Kernels* fast = avx512_gemv_bf16()) {

@@ -23,26 +23,30 @@
 // columns and the second its odd ones (the low and the high nibbles), as pack_i4_x lays them;
 // each value q is exact in bf16, the scale applies per 128-column block as for e4m3.
 //
-// The half-precision table (avx512fp16_gemv_bf16) differs for e4m3 rows only: on CPUs with
+// The half-precision table (avx512fp16_gemv_bf16) is the AVX-512 table plus HalfE4m3Rows
+// (half_e4m3), which linear() takes for e4m3 rows where the table has it: on CPUs with
 // AVX512-FP16 (two 32-lane FMAs a cycle, 64 multiply-adds, where one vdpbf16ps of 32 takes
-// about two cycles on the CPUs measured) each token's activations are scaled by a power of two
-// that brings the largest to [64, 128) and rounded to fp16 (11 significant bits against
-// bf16's 8), the codes become fp16 exactly (e4m3 · 2^-8, subnormals included), and each lane
-// adds the products of a 128-column block in fp16 (at most 4 · 1.75 · 128 = 896, far from
-// fp16's 65504) before the block's scale multiplies it into a float32 total. Not bitwise the
-// reference's sums: within the rounding of the activations to fp16 and of four fp16 additions
-// per block (tests/kernels). Its packing is the plain column order in fp16, zeros up to a
-// multiple of 64, then the token's scaling exponent s (an int32; the rows undo 2^(8 - s)),
-// e4m3_x_values in all. Its bf16 and I4 rows are the AVX-512 table's. DSV32_ISA=avx512 leaves
-// it aside.
+// about two cycles on the CPUs measured) each token's activations are multiplied by the block
+// scales of a 128-row group's columns, scaled by a power of two that brings the largest product
+// to [64, 128) and rounded to fp16 (11 significant bits against bf16's 8); the codes become fp16
+// exactly (e4m3 · 2^-8, subnormals included), and each lane adds the products of a 512-column
+// span in fp16 (at most 16 · 1.75 · 128 = 3584, far from fp16's 65504) before they go into a
+// float32 total. Not bitwise the reference's sums: within the rounding of the scaled
+// activations to fp16 and of sixteen fp16 additions per span and lane (tests/kernels). Its
+// packing is the plain column order in fp16, zeros up to a multiple of 64, then the token's
+// scaling exponent s (an int32; the rows undo 2^(8 - s)). Rows whose codes the caller knows
+// hold no NaN skip the check that makes a NaN code's row NaN (Weight::codes_nan_free).
+// DSV32_ISA=avx512 leaves it aside.
 #include <cstddef>
 #include <cstdint>
 
 namespace dsv32 {
 
 // Values the bf16 tables' pack_e4m3_x writes for n columns: n rounded up to a multiple of 64
-// (a table's own count: its e4m3_x_values).
+// (HalfE4m3Rows has its own count: x_values).
 std::size_t gemv_e4m3_x_values(std::size_t n);
+
+struct HalfE4m3Rows;
 
 struct GemvBf16Kernels {
   const char* name;
@@ -70,14 +74,30 @@ struct GemvBf16Kernels {
   void (*i4_row_pair)(const std::uint8_t* row, std::size_t row_stride, const float* scales0, const float* scales1,
                       const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n, float* out,
                       std::size_t out_stride);
-  // Values this table's pack_e4m3_x writes for n columns (the x_stride its e4m3 rows need at
-  // least): gemv_e4m3_x_values, or more where the packing also holds the token's scale.
-  std::size_t (*e4m3_x_values)(std::size_t n) = gemv_e4m3_x_values;
+  // The half-precision e4m3 rows (above), or nullptr.
+  const HalfE4m3Rows* half_e4m3 = nullptr;
+};
+
+struct HalfE4m3Rows {
+  // Values pack_x writes for n columns (the x_stride the rows need at least).
+  std::size_t (*x_values)(std::size_t n);
+  // One token's activations x[0, n) against rows of one 128-row group: each times its column's
+  // scale block_scales[c / 128], then scaled and rounded to fp16 as above.
+  void (*pack_x)(const float* x, std::size_t n, const float* block_scales, std::uint16_t* out);
+  // out[t * out_stride] = Σ_c e4m3(row[c]) · block_scale(c) · x_t[c] for each token t, x_t =
+  // x + t * x_stride packed by pack_x with the row's group's scales. codes_nan_free: the caller
+  // knows the row holds no NaN code (the check is skipped; a NaN code would count as 480).
+  void (*row)(const std::uint8_t* row, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens, std::size_t n,
+              bool codes_nan_free, float* out, std::size_t out_stride);
+  // row for rows `row` and `row + row_stride` (the same group) at once, the results at
+  // out[t * out_stride] and out[t * out_stride + 1], bitwise as two row calls.
+  void (*row_pair)(const std::uint8_t* row, std::size_t row_stride, const std::uint16_t* x, std::size_t x_stride, std::size_t tokens,
+                   std::size_t n, bool codes_nan_free, float* out, std::size_t out_stride);
 };
 
 const GemvBf16Kernels& scalar_gemv_bf16();
 const GemvBf16Kernels* avx512_gemv_bf16();  // nullptr without AVX512-BF16 and AVX512-VBMI
-// The AVX-512 table with its e4m3 rows in half precision (above); nullptr without AVX512-FP16
+// The AVX-512 table with the half-precision e4m3 rows (above); nullptr without AVX512-FP16
 // or without the AVX-512 table.
 const GemvBf16Kernels* avx512fp16_gemv_bf16();
 // The fastest this CPU runs (DSV32_ISA=scalar|avx2 forces the reference, as best_gemm_bf16()).

@@ -327,12 +327,44 @@ std::size_t unit_weight(bool bf16, const LinearJob& job) {
   return bf16 ? static_cast<std::size_t>((job.x.rows + kGemmTileTokens - 1) / kGemmTileTokens) * 9 : 2 + static_cast<std::size_t>(job.x.rows);
 }
 
+// FP8 rows [row_begin, row_end) through the half-precision rows (kernels/gemv_bf16.h): the
+// activations are packed again with each 128-row group's block scales, and two rows of a group
+// go together.
+void half_e4m3_rows_in_thread(ComputeContext& ctx, unsigned thread, const HalfE4m3Rows& half, const Weight& weight, ConstMatrixRef x,
+                              MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
+  const auto cols = static_cast<std::size_t>(weight.cols), tokens = static_cast<std::size_t>(x.rows);
+  const auto y_stride = static_cast<std::size_t>(y.stride);
+  const std::size_t x_stride = half.x_values(cols), row_bytes = weight.row_bytes();
+  std::uint16_t* x_packed = ctx.scratch_u16(thread, tokens * x_stride);
+  const float* packed_scales = nullptr;
+  for (std::int64_t r = row_begin; r < row_end;) {
+    const std::int64_t row = weight.first_row + r;
+    const float* scales = weight.scales_of_row(row);
+    if (scales != packed_scales) {
+      for (std::size_t t = 0; t < tokens; ++t) half.pack_x(x.data + t * x.stride, cols, scales, x_packed + t * x_stride);
+      packed_scales = scales;
+    }
+    const std::uint8_t* codes = weight.data + static_cast<std::size_t>(row) * row_bytes;
+    if (r + 1 < row_end && weight.scales_of_row(row + 1) == scales) {
+      half.row_pair(codes, row_bytes, x_packed, x_stride, tokens, cols, weight.codes_nan_free, y.data + r, y_stride);
+      r += 2;
+    } else {
+      half.row(codes, x_packed, x_stride, tokens, cols, weight.codes_nan_free, y.data + r, y_stride);
+      r += 1;
+    }
+  }
+}
+
 // Weight rows [row_begin, row_end) against the tokens of x, packed here for each range as the
-// table wants them (bf16, or fp16 for the half-precision e4m3 rows: a few rows of activations
-// against the range's hundreds or thousands of weight rows).
+// table wants them: a few rows of activations against the range's hundreds or thousands of
+// weight rows.
 void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& weight, ConstMatrixRef x, MatrixRef y,
                          std::int64_t row_begin, std::int64_t row_end) {
   const GemvBf16Kernels& gemv = best_gemv_bf16();
+  if (weight.dtype == DType::F8_E4M3 && gemv.half_e4m3 != nullptr) {
+    half_e4m3_rows_in_thread(ctx, thread, *gemv.half_e4m3, weight, x, y, row_begin, row_end);
+    return;
+  }
   const auto cols = static_cast<std::size_t>(weight.cols), tokens = static_cast<std::size_t>(x.rows);
   const auto y_stride = static_cast<std::size_t>(y.stride);
   if (weight.dtype == DType::F8_E4M3 || weight.dtype == DType::I4) {  // codes with block scales
@@ -340,7 +372,7 @@ void gemv_rows_in_thread(ComputeContext& ctx, unsigned thread, const Weight& wei
     const auto pack = fp8 ? gemv.pack_e4m3_x : gemv.pack_i4_x;
     const auto row_pair = fp8 ? gemv.e4m3_row_pair : gemv.i4_row_pair;
     const auto single_row = fp8 ? gemv.e4m3_row : gemv.i4_row;
-    const std::size_t x_stride = fp8 ? gemv.e4m3_x_values(cols) : gemv_e4m3_x_values(cols), row_bytes = weight.row_bytes();
+    const std::size_t x_stride = gemv_e4m3_x_values(cols), row_bytes = weight.row_bytes();
     std::uint16_t* x_packed = ctx.scratch_u16(thread, tokens * x_stride);
     for (std::size_t t = 0; t < tokens; ++t) pack(x.data + t * x.stride, cols, x_packed + t * x_stride);
     const auto stored = [&](std::int64_t row) { return weight.data + static_cast<std::size_t>(row) * row_bytes; };

@@ -62,6 +62,9 @@ float e4m3_round(float value);
 // The same, as the code byte (sign of zero kept).
 std::uint8_t f32_to_e4m3(float value);
 
+// Whether any of n e4m3 codes is a NaN (0x7F or 0xFF).
+bool e4m3_codes_hold_nan(const std::uint8_t* codes, std::size_t n);
+
 // DeepSeek's "ue8m0" activation scale: 2^ceil(log2(max(amax, 1e-4) * fp32(1/448))).
 float ue8m0_scale(float amax);
 

@@ -28,6 +28,9 @@ struct Weight {
   std::int64_t first_row = 0;          // rows of a slice are first_row.. of the full tensor
   const float* block_scales = nullptr; // FP8: [ceil(full_rows/128), ceil(cols/128)]; I4: [full_rows, ceil(cols/128)]
   std::int64_t scale_cols = 0;
+  // FP8: whoever made this view scanned the codes and found no NaN (0x7F, 0xFF) among them
+  // (ModelWeights::mark_nan_free_codes); kernels that must look for NaN codes otherwise may skip it.
+  bool codes_nan_free = false;
 
   // Bytes of one stored row, and the scales of full-tensor row `row` (FP8: its 128-row block's).
   std::size_t row_bytes() const;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "kernels/number_formats.h"
+
 namespace dsv32 {
 namespace {
 
@@ -71,6 +73,36 @@ ModelWeights ModelWeights::bind(const Checkpoint& ckpt) {
   w.norm = ckpt.vector("model.norm.weight", c.hidden_size);
   w.lm_head = ckpt.matrix("lm_head.weight", c.vocab_size, c.hidden_size);
   return w;
+}
+
+void ModelWeights::mark_nan_free_codes(ThreadPool& pool) {
+  std::vector<Weight*> fp8;
+  const auto add = [&](Weight& weight) {
+    if (weight.dtype == DType::F8_E4M3) fp8.push_back(&weight);
+  };
+  const auto add_mlp = [&](MlpWeights& mlp) {
+    add(mlp.gate);
+    add(mlp.up);
+    add(mlp.down);
+  };
+  for (LayerWeights& layer : layers) {
+    AttentionWeights& a = layer.attention;
+    for (Weight* weight : {&a.q_a_proj, &a.q_b_proj, &a.kv_a_proj_with_mqa, &a.kv_b_proj, &a.o_proj, &a.indexer.wq_b, &a.indexer.wk,
+                           &a.indexer.weights_proj, &layer.moe.gate}) {
+      add(*weight);
+    }
+    add_mlp(layer.mlp);
+    for (MlpWeights& expert : layer.moe.experts) add_mlp(expert);
+    add_mlp(layer.moe.shared);
+  }
+  add(lm_head);
+  pool.parallel_for(fp8.size(), [&](std::size_t begin, std::size_t end, unsigned) {
+    for (std::size_t i = begin; i < end; ++i) {
+      Weight& weight = *fp8[i];
+      const std::size_t bytes = static_cast<std::size_t>(weight.rows) * weight.row_bytes();
+      weight.codes_nan_free = !e4m3_codes_hold_nan(weight.data + static_cast<std::size_t>(weight.first_row) * weight.row_bytes(), bytes);
+    }
+  });
 }
 
 }  // namespace dsv32

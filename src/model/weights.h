@@ -4,6 +4,7 @@
 
 #include "kernels/weight.h"
 #include "model/checkpoint.h"
+#include "util/thread_pool.h"
 
 namespace dsv32 {
 
@@ -47,6 +48,9 @@ struct ModelWeights {
   Weight lm_head;       // [vocab, hidden]
 
   static ModelWeights bind(const Checkpoint& checkpoint);
+  // Scans every FP8 matrix's codes (on the pool's threads) and sets codes_nan_free on those
+  // without a NaN code: the half-precision GEMV then skips its per-row check.
+  void mark_nan_free_codes(ThreadPool& pool);
 };
 
 }  // namespace dsv32

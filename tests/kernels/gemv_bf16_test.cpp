@@ -7,6 +7,7 @@
 #include <bit>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <utility>
 #include <vector>
@@ -263,92 +264,104 @@ TEST(GemvBf16Test, Avx512MatchesScalarOnSpecialValues) {
   EXPECT_TRUE(std::isnan(reference));
 }
 
-// The half-precision table (gemv_bf16.h): its e4m3 rows against Σ e4m3 · scale · x in double,
-// within 2^-9 of Σ |e4m3 · scale · x| (the activations' rounding to fp16 and four fp16
-// additions per block and lane, about 5 · 2^-11 at worst, stay below it; a systematic error
-// such as a wrong scale or token is off by the whole magnitude; a single column's is pinned
-// down exactly by the one-hot test below), for activations of any size (the power-of-two
-// scaling keeps them inside fp16's range), pairs bitwise as two rows, and a row holding a NaN
-// code NaN, its pair's other row not.
+// The half-precision rows (gemv_bf16.h's HalfE4m3Rows) against Σ e4m3 · scale · x in double,
+// within (2^-7 + 2^-11) of Σ |e4m3 · scale · x|: each lane's sixteen fp16 additions per span
+// round by at most 2^-11 of the lane's magnitude each, the scaled activations by 2^-11 of
+// theirs; a systematic error such as a wrong scale or token is off by the whole magnitude, and a
+// single column's is pinned down exactly by the one-hot test below. For activations of any size
+// (the power-of-two scaling keeps them inside fp16's range); pairs bitwise as two rows, rows
+// known free of NaN codes bitwise as checked ones, and a checked row holding a NaN code NaN,
+// its pair's other row not.
 struct HalfCase {
-  const GemvBf16Kernels& kernels;
+  const HalfE4m3Rows& half;
   std::size_t n, tokens, x_stride;
-  std::vector<std::uint8_t> codes;  // two rows
-  std::vector<float> scales0, scales1, x;
+  std::vector<std::uint8_t> codes;  // two rows of one 128-row group
+  std::vector<float> scales, x;
   std::vector<std::uint16_t> packed;
 
-  HalfCase(const GemvBf16Kernels& table, std::size_t columns, std::size_t token_count, float x_scale)
-      : kernels(table), n(columns), tokens(token_count), x_stride(table.e4m3_x_values(columns)), codes(finite_codes(2 * columns, 5)),
-        scales0(block_scales(columns)), scales1(scales0.rbegin(), scales0.rend()), x(random_floats(token_count * columns, 6)),
-        packed(token_count * x_stride, 0xFFFF) {
+  HalfCase(const HalfE4m3Rows& rows, std::size_t columns, std::size_t token_count, float x_scale)
+      : half(rows), n(columns), tokens(token_count), x_stride(rows.x_values(columns)), codes(finite_codes(2 * columns, 5)),
+        scales(block_scales(columns)), x(random_floats(token_count * columns, 6)), packed(token_count * x_stride, 0xFFFF) {
     for (float& v : x) v *= x_scale;
-    for (std::size_t t = 0; t < tokens; ++t) kernels.pack_e4m3_x(x.data() + t * n, n, packed.data() + t * x_stride);
+    pack();
+  }
+  void pack() {
+    for (std::size_t t = 0; t < tokens; ++t) half.pack_x(x.data() + t * n, n, scales.data(), packed.data() + t * x_stride);
   }
   // out[t * 2 + i] for rows i = 0, 1
-  std::vector<float> pair() const {
+  std::vector<float> pair(bool nan_free) const {
     std::vector<float> out(2 * tokens, -7.0f);
-    kernels.e4m3_row_pair(codes.data(), n, scales0.data(), scales1.data(), packed.data(), x_stride, tokens, n, out.data(), 2);
+    half.row_pair(codes.data(), n, packed.data(), x_stride, tokens, n, nan_free, out.data(), 2);
     return out;
   }
-  std::vector<float> singles() const {
+  std::vector<float> singles(bool nan_free) const {
     std::vector<float> out(2 * tokens, -7.0f);
-    kernels.e4m3_row(codes.data(), scales0.data(), packed.data(), x_stride, tokens, n, out.data(), 2);
-    kernels.e4m3_row(codes.data() + n, scales1.data(), packed.data(), x_stride, tokens, n, out.data() + 1, 2);
+    half.row(codes.data(), packed.data(), x_stride, tokens, n, nan_free, out.data(), 2);
+    half.row(codes.data() + n, packed.data(), x_stride, tokens, n, nan_free, out.data() + 1, 2);
     return out;
   }
   void expect_near_formula(const std::vector<float>& out, const char* what) const {
     for (std::size_t t = 0; t < tokens; ++t) {
       for (std::size_t i = 0; i < 2; ++i) {
-        const std::vector<float>& scales = i == 0 ? scales0 : scales1;
         double sum = 0.0, magnitude = 0.0;
         for (std::size_t c = 0; c < n; ++c) {
           const double product = static_cast<double>(e4m3_to_f32(codes[i * n + c])) * scales[c / 128] * x[t * n + c];
           sum += product;
           magnitude += std::fabs(product);
         }
-        EXPECT_NEAR(out[t * 2 + i], sum, std::ldexp(magnitude, -9) + 1e-30) << what << ": n=" << n << " tokens=" << tokens << " token " << t << " row " << i;
+        EXPECT_NEAR(out[t * 2 + i], sum, magnitude * (0x1p-7 + 0x1p-11) + 1e-30)
+            << what << ": n=" << n << " tokens=" << tokens << " token " << t << " row " << i;
       }
     }
   }
 };
 
 TEST(GemvBf16Test, HalfPrecisionE4m3RowsMatchTheFormula) {
-  const GemvBf16Kernels* half = avx512fp16_gemv_bf16();
-  if (half == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
+  const GemvBf16Kernels* table = avx512fp16_gemv_bf16();
+  if (table == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
+  ASSERT_NE(table->half_e4m3, nullptr);
   for (const float x_scale : {1.0f, 1e6f, 1e-6f}) {
-    for (const std::size_t n : kColumnCounts) {
-      for (const std::size_t tokens : {1, 2, 3, 4, 5, 6, 7, 9}) {
-        const HalfCase c(*half, n, tokens, x_scale);
-        const auto pair = c.pair(), singles = c.singles();
+    for (const std::size_t n : {1, 31, 33, 64, 100, 128, 200, 511, 512, 513, 1024, 1100}) {
+      for (const std::size_t tokens : {1, 2, 3, 4, 5, 6, 7, 8, 9, 13}) {
+        const HalfCase c(*table->half_e4m3, n, tokens, x_scale);
+        const auto pair = c.pair(false), singles = c.singles(false), pair_nan_free = c.pair(true), singles_nan_free = c.singles(true);
         c.expect_near_formula(pair, "pair");
-        for (std::size_t i = 0; i < pair.size(); ++i) EXPECT_EQ(bits_of(pair[i]), bits_of(singles[i])) << "n=" << n << " tokens=" << tokens << " at " << i;
+        for (std::size_t i = 0; i < pair.size(); ++i) {
+          EXPECT_EQ(bits_of(pair[i]), bits_of(singles[i])) << "n=" << n << " tokens=" << tokens << " at " << i;
+          EXPECT_EQ(bits_of(pair[i]), bits_of(pair_nan_free[i])) << "n=" << n << " tokens=" << tokens << " at " << i;
+          EXPECT_EQ(bits_of(pair[i]), bits_of(singles_nan_free[i])) << "n=" << n << " tokens=" << tokens << " at " << i;
+        }
       }
     }
   }
 }
 
-// One-hot activations make the half-precision rows exact: x = 2^k at column c packs to 64 (its
-// scale 2^(6 - k)), the product is e4m3 · 2^-2 and the sum is that alone, so every output is
-// e4m3(code) · scale · 2^k exactly. Each of the 256 codes at columns across the tail shapes:
-// the conversion of every code, the column order, masked tails and the block scales; and
-// activations far outside fp16's range, whose scale takes two factors each way.
+// One-hot activations make the half-precision rows exact where the block scales have at most
+// two significant bits: x = 2^k at column c packs to 64 or 96 (x · scale, times 2^(6 - k) or
+// so), the product with a code (4 significant bits) is exact in fp16 and the sum is that alone,
+// so every output is e4m3(code) · scale · 2^k exactly. Each of the 256 codes at columns across
+// the tail shapes and spans: the conversion of every code, the column order, masked tails and
+// the block scales; and activations far outside fp16's range, whose scale takes two factors
+// each way.
 TEST(GemvBf16Test, HalfPrecisionE4m3RowsAreExactForOneHotActivations) {
-  const GemvBf16Kernels* half = avx512fp16_gemv_bf16();
-  if (half == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
-  for (const auto& [n, k] : {std::pair<std::size_t, int>{33, 0}, {200, 0}, {300, 0}, {200, -100}, {200, 100}}) {
-    const std::vector<float> scales = block_scales(n);
-    const std::size_t x_stride = half->e4m3_x_values(n);
+  const GemvBf16Kernels* table = avx512fp16_gemv_bf16();
+  if (table == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
+  const HalfE4m3Rows& half = *table->half_e4m3;
+  for (const auto& [n, k] : {std::pair<std::size_t, int>{33, 0}, {200, 0}, {300, 0}, {700, 0}, {200, -100}, {600, 100}}) {
+    std::vector<float> scales;
+    for (std::size_t b = 0; b < (n + 127) / 128; ++b) scales.push_back(b % 4 == 0 ? 0.5f : b % 4 == 1 ? 3.0f : b % 4 == 2 ? 0.25f : 0x1p-10f);
+    const std::size_t x_stride = half.x_values(n);
     for (std::size_t c = 0; c < n; c += n / 7 + 1) {
       std::vector<float> x(n, 0.0f);
       x[c] = std::ldexp(1.0f, k);
       std::vector<std::uint16_t> packed(x_stride);
-      half->pack_e4m3_x(x.data(), n, packed.data());
+      half.pack_x(x.data(), n, scales.data(), packed.data());
       for (int code = 0; code < 256; ++code) {
         std::vector<std::uint8_t> codes(2 * n, 0x38);  // 1.0 elsewhere: must not count
         codes[c] = static_cast<std::uint8_t>(code);
         codes[n + c] = static_cast<std::uint8_t>(code ^ 0x80);
         float out[2];
-        half->e4m3_row_pair(codes.data(), n, scales.data(), scales.data(), packed.data(), x_stride, 1, n, out, 1);
+        half.row_pair(codes.data(), n, packed.data(), x_stride, 1, n, false, out, 1);
         const float expected = e4m3_to_f32(static_cast<std::uint8_t>(code)) * scales[c / 128] * std::ldexp(1.0f, k);
         if (std::isnan(expected)) {
           EXPECT_TRUE(std::isnan(out[0]) && std::isnan(out[1])) << "code " << code;
@@ -362,23 +375,28 @@ TEST(GemvBf16Test, HalfPrecisionE4m3RowsAreExactForOneHotActivations) {
 }
 
 TEST(GemvBf16Test, HalfPrecisionE4m3RowsOnSpecialValues) {
-  const GemvBf16Kernels* half = avx512fp16_gemv_bf16();
-  if (half == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
-  constexpr std::size_t n = 200;
-  HalfCase c(*half, n, 2, 1.0f);
+  const GemvBf16Kernels* table = avx512fp16_gemv_bf16();
+  if (table == nullptr) GTEST_SKIP() << "no AVX512-FP16 on this CPU";
+  constexpr std::size_t n = 700;
+  HalfCase c(*table->half_e4m3, n, 2, 1.0f);
   std::fill(c.x.begin(), c.x.end(), 0.0f);  // all-zero activations: exact zeros
-  for (std::size_t t = 0; t < c.tokens; ++t) half->pack_e4m3_x(c.x.data() + t * n, n, c.packed.data() + t * c.x_stride);
-  for (const float v : c.pair()) EXPECT_EQ(v, 0.0f);
-  HalfCase nan_case(*half, n, 3, 1.0f);
+  c.pack();
+  for (const float v : c.pair(false)) EXPECT_EQ(v, 0.0f);
+  c.x[3] = std::numeric_limits<float>::infinity();  // an infinite activation: ± infinity or NaN, never finite
+  c.pack();
+  const auto infinite = c.pair(true);
+  EXPECT_FALSE(std::isfinite(infinite[0]));
+  EXPECT_FALSE(std::isfinite(infinite[1]));
+  HalfCase nan_case(*table->half_e4m3, n, 3, 1.0f);
   nan_case.codes[n - 1] = 0xFF;  // NaN in the first row's last column
-  const auto out = nan_case.pair();
+  const auto out = nan_case.pair(false);
   for (std::size_t t = 0; t < nan_case.tokens; ++t) {
     EXPECT_TRUE(std::isnan(out[t * 2])) << "token " << t;
     EXPECT_FALSE(std::isnan(out[t * 2 + 1])) << "token " << t;
   }
   nan_case.codes[n - 1] = 0x3A;
-  nan_case.codes[n + 17] = 0x7F;  // the second row
-  const auto second = nan_case.singles();
+  nan_case.codes[n + 517] = 0x7F;  // the second row, in its second span
+  const auto second = nan_case.singles(false);
   EXPECT_FALSE(std::isnan(second[0]));
   EXPECT_TRUE(std::isnan(second[1]));
 }

@@ -299,6 +299,23 @@ TEST(NumberFormats, E4m3CodesAgreeWithTheRoundingReference) {
   for (std::uint64_t bits = 0; bits < (1ull << 32); bits += 9973) check(static_cast<std::uint32_t>(bits));
 }
 
+// Every code alone at every offset of a buffer that spans two of the scan's 4 KB chunks and a
+// tail: found exactly when it is a NaN (0x7F, 0xFF), whatever the finite codes around it.
+TEST(NumberFormats, E4m3NanScanFindsExactlyTheNanCodes) {
+  constexpr std::size_t n = 2 * 4096 + 13;
+  std::vector<std::uint8_t> codes(n);
+  for (std::size_t i = 0; i < n; ++i) codes[i] = static_cast<std::uint8_t>((i * 37) % 0x7F | (i % 2 == 0 ? 0x80 : 0));  // 0x00..0x7E, both signs
+  EXPECT_FALSE(e4m3_codes_hold_nan(codes.data(), n));
+  for (const std::size_t at : {std::size_t{0}, std::size_t{7}, std::size_t{8}, std::size_t{4095}, std::size_t{4096}, n - 14, n - 13, n - 1}) {
+    for (int code = 0; code < 256; ++code) {
+      std::vector<std::uint8_t> probe = codes;
+      probe[at] = static_cast<std::uint8_t>(code);
+      EXPECT_EQ(e4m3_codes_hold_nan(probe.data(), n), (code & 0x7F) == 0x7F) << "code " << code << " at " << at;
+    }
+  }
+  EXPECT_FALSE(e4m3_codes_hold_nan(codes.data(), 0));
+}
+
 TEST(NumberFormats, Ue8m0ScaleIsThePowerOfTwoAbove) {
   EXPECT_EQ(ue8m0_scale(448.0f), 1.0f);
   EXPECT_EQ(ue8m0_scale(449.0f), 2.0f);

@@ -15,6 +15,7 @@
 #include "model/checkpoint.h"
 #include "model/make_model.h"
 #include "model/model.h"
+#include "model/weights.h"
 #include "util/publish_directory.h"
 
 namespace dsv32 {
@@ -234,6 +235,36 @@ TEST(Bf16Attention, DecodeSplitAcrossThreadsMatchesOneThread) {
   // 0.030 against 0.077, a ratio of 0.39; it was 0.25 or less with float32 decode products.)
   EXPECT_LT(max_abs_diff(split, reference), 1.5 * max_abs_diff(single, reference));
   EXPECT_LT(max_abs_diff(single, split), 0.5 * max_abs_diff(single, reference));
+}
+
+// The scan of the FP8 codes marks every FP8 matrix of a made checkpoint (whose codes come from
+// rounding, never NaN) and leaves a matrix holding a NaN code, and non-FP8 ones, unmarked.
+TEST(ModelWeights, MarksFp8MatricesFreeOfNanCodes) {
+  const Checkpoint checkpoint(tiny_model("tiny-fp8", true, 7));
+  ModelWeights weights = ModelWeights::bind(checkpoint);
+  std::vector<std::uint8_t> nan_codes(64 * 64, 0x38);
+  nan_codes[64 * 63 + 5] = 0x7F;
+  const std::vector<float> scales(1, 1.0f);
+  weights.layers[0].attention.o_proj = Weight{DType::F8_E4M3, nan_codes.data(), 64, 64, 0, scales.data(), 1};
+  ThreadPool pool(2);
+  weights.mark_nan_free_codes(pool);
+  const LayerWeights& first = weights.layers[0];
+  EXPECT_FALSE(first.attention.o_proj.codes_nan_free);
+  std::size_t marked = 0;
+  for (const LayerWeights& layer : weights.layers) {
+    for (const Weight* w : {&layer.attention.q_a_proj, &layer.attention.q_b_proj, &layer.attention.kv_b_proj, &layer.attention.indexer.wq_b}) {
+      EXPECT_EQ(w->dtype, DType::F8_E4M3);
+      EXPECT_TRUE(w->codes_nan_free);
+      ++marked;
+    }
+    for (const MlpWeights& expert : layer.moe.experts) {
+      EXPECT_TRUE(expert.gate.codes_nan_free && expert.up.codes_nan_free && expert.down.codes_nan_free);
+      marked += 3;
+    }
+  }
+  EXPECT_GT(marked, 8u);
+  EXPECT_NE(weights.lm_head.dtype, DType::F8_E4M3);
+  EXPECT_FALSE(weights.lm_head.codes_nan_free);
 }
 
 }  // namespace
