@@ -265,10 +265,13 @@ nlohmann::json run_bench(const Options& options) {
       steps[static_cast<std::size_t>(s)] = SequenceStep{.tokens = std::span(&next[static_cast<std::size_t>(s)], 1), .cache = caches[static_cast<std::size_t>(s)].get()};
     }
     const auto logits = model.forward(steps);
-    for (std::int64_t s = 0; s < C; ++s) {
-      const std::int32_t best = argmax(logits.subspan(static_cast<std::size_t>(s * config.vocab_size), static_cast<std::size_t>(config.vocab_size)));
-      next[static_cast<std::size_t>(s)] = distinct_input(best, s, i, config.vocab_size);
-    }
+    // The sequences' tokens chosen on the model's threads, as the engine's scheduler draws them.
+    ctx.pool().parallel_for(static_cast<std::size_t>(C), [&](std::size_t begin, std::size_t end, unsigned) {
+      for (auto s = static_cast<std::int64_t>(begin); s < static_cast<std::int64_t>(end); ++s) {
+        const std::int32_t best = argmax(logits.subspan(static_cast<std::size_t>(s * config.vocab_size), static_cast<std::size_t>(config.vocab_size)));
+        next[static_cast<std::size_t>(s)] = distinct_input(best, s, i, config.vocab_size);
+      }
+    });
   }
   const double decode_s = seconds_since(start);
   model.set_profile(nullptr);
