@@ -67,11 +67,17 @@ void interleave_rows_scalar(const std::uint16_t* even, const std::uint16_t* odd,
   }
 }
 
+void store_tile_scalar(const float* tile, std::size_t rows, std::size_t tokens, float* y, std::size_t y_stride) {
+  for (std::size_t t = 0; t < tokens; ++t) {
+    for (std::size_t r = 0; r < rows; ++r) y[t * y_stride + r] = tile[r * kGemmTileTokens + t];
+  }
+}
+
 }  // namespace
 
 const GemmBf16Kernels& scalar_gemm_bf16() {
   static const GemmBf16Kernels kernels{"scalar",         tile_scalar,    tile_half_scalar, round_scalar, e4m3_scalar, e4m3_row_scalar,
-                                       i4_row_scalar,    interleave_rows_scalar, pack_pairs_scalar};
+                                       i4_row_scalar,    interleave_rows_scalar, pack_pairs_scalar, store_tile_scalar};
   return kernels;
 }
 

@@ -75,6 +75,9 @@ struct GemmBf16Kernels {
   // attention's query (kernels/attention_bf16.h).
   void (*pack_pairs)(const float* x, std::size_t stride, std::size_t count, std::size_t rows, std::size_t cols, float scale,
                      std::uint16_t* out);
+  // A tile's results into rows of tokens: y[t * y_stride + r] = tile[r * kGemmTileTokens + t]
+  // for r < rows (at most kGemmWideRows), t < tokens (at most kGemmTileTokens).
+  void (*store_tile)(const float* tile, std::size_t rows, std::size_t tokens, float* y, std::size_t y_stride);
   // Converting versions of tile and tile_half (nullptr: this table converts before the tile).
   GemmTileConvertingBf16 tile_converting = nullptr;
   GemmTileConvertingBf16 tile_half_converting = nullptr;

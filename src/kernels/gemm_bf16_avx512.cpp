@@ -218,11 +218,32 @@ void pack_pairs(const float* x, std::size_t stride, std::size_t count, std::size
   }
 }
 
+// 16 rows by 16 tokens at a time: the rows' token values loaded as registers, transposed, and
+// each token's values stored at once (the scalar copy took 13 % of a 16-token FP8 product on
+// converting tiles: 512 single loads and stores per 32-row tile).
+void store_tile(const float* tile, std::size_t rows, std::size_t tokens, float* y, std::size_t y_stride) {
+  for (std::size_t r0 = 0; r0 < rows; r0 += 16) {
+    const std::size_t block_rows = std::min<std::size_t>(16, rows - r0);
+    const auto row_mask = static_cast<__mmask16>((1u << block_rows) - 1);
+    for (std::size_t t0 = 0; t0 < tokens; t0 += 16) {
+      __m512i block[16];
+      for (std::size_t r = 0; r < 16; ++r) {
+        block[r] = r < block_rows ? _mm512_loadu_si512(tile + (r0 + r) * kGemmTileTokens + t0) : _mm512_setzero_si512();
+      }
+      transpose_dwords(block);
+      const std::size_t block_tokens = std::min<std::size_t>(16, tokens - t0);
+      for (std::size_t t = 0; t < block_tokens; ++t) {
+        _mm512_mask_storeu_ps(y + (t0 + t) * y_stride + r0, row_mask, _mm512_castsi512_ps(block[t]));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const GemmBf16Kernels* avx512_gemm_bf16() {
   static const GemmBf16Kernels kernels{"avx512bf16", tile, tile_half, round_to_bf16, e4m3_to_bf16_tables, e4m3_row_to_bf16_tables,
-                                       i4_row_to_bf16, interleave_rows, pack_pairs};
+                                       i4_row_to_bf16, interleave_rows, pack_pairs, store_tile};
   return cpu_has_avx512_bf16_vbmi() ? &kernels : nullptr;
 }
 

@@ -138,11 +138,10 @@ TilePrefetch next_weights(const Weight& weight, bool in_place, std::int64_t r0, 
 }
 
 // Copies a tile's results into y (rows [r, r + rows) for tokens [t0, t0 + tokens)).
-void store_tile(const float* tile, MatrixRef y, std::int64_t t0, std::int64_t tokens, std::int64_t r, std::int64_t rows) {
-  for (std::int64_t t = 0; t < tokens; ++t) {
-    float* y_row = y.data + (t0 + t) * y.stride + r;
-    for (std::int64_t i = 0; i < rows; ++i) y_row[i] = tile[i * kGemmTileTokens + t];
-  }
+void store_tile(const GemmBf16Kernels& kernels, const float* tile, MatrixRef y, std::int64_t t0, std::int64_t tokens, std::int64_t r,
+                std::int64_t rows) {
+  kernels.store_tile(tile, static_cast<std::size_t>(rows), static_cast<std::size_t>(tokens), y.data + t0 * y.stride + r,
+                     static_cast<std::size_t>(y.stride));
 }
 
 // Tiles ahead whose stored rows converting_tiles requests (one tile ahead measured
@@ -208,7 +207,7 @@ void converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, floa
     } else {
       shape.plain(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch);
     }
-    store_tile(tile, y, 0, tokens, r, rows);
+    store_tile(kernels, tile, y, 0, tokens, r, rows);
   }
 }
 
@@ -256,7 +255,7 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
     float wide[kGemmWideRows * kGemmTileTokens];
     for (; row_begin + kGemmWideRows <= row_end; row_begin += kGemmWideRows) {
       wide_fn(stored + (weight.first_row + row_begin) * cols, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), wide, {});
-      store_tile(wide, y, 0, tokens, row_begin, kGemmWideRows);
+      store_tile(kernels, wide, y, 0, tokens, row_begin, kGemmWideRows);
     }
     if (row_begin == row_end) return;
   }
@@ -281,7 +280,7 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
         const TilePrefetch prefetch = t0 == 0 ? next_weights(weight, in_place, r0, n, g, block_rows, row_end) : TilePrefetch{};
         const GemmTileBf16 tile_fn = packed_block_width(tokens, t0 / kGemmTileTokens) == kGemmHalfTokens ? kernels.tile_half : kernels.tile;
         tile_fn(block + g * cols, static_cast<std::size_t>(cols), packed + t0 * cols, static_cast<std::size_t>(cols / 2), tile, prefetch);
-        store_tile(tile, y, t0, tokens_here, r0 + g, std::min(kGemmTileRows, n - g));
+        store_tile(kernels, tile, y, t0, tokens_here, r0 + g, std::min(kGemmTileRows, n - g));
       }
     }
   }

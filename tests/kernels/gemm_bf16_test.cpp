@@ -166,6 +166,24 @@ TEST(GemmBf16Test, AmxConvertingTileConvertsTheNextRowsBitwise) {
   }
 }
 
+// The tile's results into rows of tokens, every shape up to a wide tile of a full block: what
+// the scalar copy writes, and nothing else (guards around each token's rows).
+TEST(GemmBf16Test, Avx512StoreTileMatchesScalar) {
+  const GemmBf16Kernels* fast = avx512_gemm_bf16();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  std::vector<float> tile(kGemmWideRows * kGemmTileTokens);
+  for (std::size_t i = 0; i < tile.size(); ++i) tile[i] = static_cast<float>(i) + 0.25f;
+  constexpr std::size_t kStride = kGemmWideRows + 5;
+  for (std::size_t rows = 1; rows <= kGemmWideRows; ++rows) {
+    for (std::size_t tokens = 1; tokens <= kGemmTileTokens; ++tokens) {
+      std::vector<float> ours(kGemmTileTokens * kStride + 1, -3.0f), reference(ours.size(), -3.0f);
+      fast->store_tile(tile.data(), rows, tokens, ours.data() + 1, kStride);
+      scalar_gemm_bf16().store_tile(tile.data(), rows, tokens, reference.data() + 1, kStride);
+      ASSERT_EQ(ours, reference) << "rows " << rows << " tokens " << tokens;
+    }
+  }
+}
+
 TEST(GemmBf16Test, Avx512RoundingMatchesScalarBitwise) {
   const GemmBf16Kernels* fast = avx512_gemm_bf16();
   if (fast == nullptr) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
