@@ -205,6 +205,7 @@ nlohmann::json run_bench(const Options& options) {
   const Checkpoint checkpoint(dir);
   const PagePlacement placement = checkpoint.prefault(true, ctx.numa_spread() ? &ctx.numa_topology() : nullptr);
   Model model(checkpoint, ctx);
+  model.scan_fp8_codes();
   const double load_s = seconds_since(load_start);
   const std::size_t rss_after_load = current_rss_bytes();
 

@@ -57,6 +57,7 @@ void add_logits_command(CLI::App& app) {
     ctx.set_precision(options->precision);
     const Checkpoint checkpoint(options->model);
     Model model(checkpoint, ctx);
+    model.scan_fp8_codes();
     const KvLayout layout = model.kv_layout();
     KvPool pool(layout, (total + layout.block_tokens - 1) / layout.block_tokens);
     SequenceCache cache(pool);

@@ -87,6 +87,7 @@ struct Engine::Impl {
     // Several NUMA nodes: read the weights now, interleaved over them, rather than on first use
     // by whichever thread (one node would then hold them all).
     if (ctx.numa_spread()) checkpoint.prefault(false, &ctx.numa_topology());
+    model.scan_fp8_codes();
     if (static_cast<std::int64_t>(tokenizer.id_count()) > model.config().vocab_size) {
       fail("{}: the tokenizer has {} ids but the model's vocabulary has {}", opts.model_dir.string(), tokenizer.id_count(),
            model.config().vocab_size);

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cassert>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -230,6 +231,7 @@ void pack_pairs(const float* x, std::size_t stride, std::size_t count, std::size
 // each token's values stored at once (the scalar copy took 13 % of a 16-token FP8 product on
 // converting tiles: 512 single loads and stores per 32-row tile).
 void store_tile(const float* tile, std::size_t rows, std::size_t tokens, float* y, std::size_t y_stride) {
+  assert(rows <= static_cast<std::size_t>(kGemmWideRows) && tokens <= static_cast<std::size_t>(kGemmTileTokens));
   for (std::size_t r0 = 0; r0 < rows; r0 += 16) {
     const std::size_t block_rows = std::min<std::size_t>(16, rows - r0);
     const auto row_mask = static_cast<__mmask16>((1u << block_rows) - 1);

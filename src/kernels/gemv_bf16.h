@@ -7,8 +7,8 @@
 // value), a few instructions per 64 weights: decode of FP8 weights was bound by the conversion
 // instructions of the float32 route, not by memory.
 //
-// Summation order (the scalar reference follows it step by step, so every path but the
-// half-precision table below gives the same bits): a row is cut into chunks of 32 columns, and lane l of a chunk holds two columns,
+// Summation order (the scalar reference follows it step by step, so every table's rows give
+// the same bits; HalfE4m3Rows, below, differs): a row is cut into chunks of 32 columns, and lane l of a chunk holds two columns,
 // added odd word then even word as vdpbf16ps does. Within each 128-column block, chunks
 // alternate between two accumulators (two independent chains); at the block's end the two are
 // added and multiplied into the row's total by the block's scale (one FMA per lane; bf16
@@ -51,7 +51,7 @@ struct HalfE4m3Rows;
 struct GemvBf16Kernels {
   const char* name;
   // The activations x[0, n) for e4m3_row: rounded to bf16 (nearest even), in its column order,
-  // zeros past n (the half-precision table: above).
+  // zeros past n.
   void (*pack_e4m3_x)(const float* x, std::size_t n, std::uint16_t* out);
   // out[t * out_stride] = Σ_b block_scales[b] · Σ_{c in block b} e4m3(row[c]) · x_t[c] for each
   // token t, x_t = x + t * x_stride packed by pack_e4m3_x, blocks of 128 columns.

@@ -9,7 +9,7 @@ namespace dsv32 {
 namespace {
 
 // Calls call(group, x, out) for the tokens in as few groups of at most max_group as there can
-// be, of sizes as even as possible (7 tokens on single rows: 4 + 3, not 6 + 1).
+// be, of sizes as even as possible (7 tokens in groups of at most 6: 4 + 3, not 6 + 1).
 template <typename Call>
 void by_token_groups(std::size_t tokens, std::size_t max_group, const std::uint16_t* x, std::size_t x_stride, float* out,
                      std::size_t out_stride, Call call) {

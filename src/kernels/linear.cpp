@@ -328,8 +328,7 @@ std::size_t unit_weight(bool bf16, const LinearJob& job) {
 
 // FP8 rows [row_begin, row_end) through the half-precision rows (kernels/gemv_bf16.h): the
 // activations are packed again for each 128-row group whose block scales differ from the last
-// packed ones (checkpoints often repeat them: a power of two per block), and two rows of a
-// group go together.
+// packed ones, and two rows of a group go together.
 void half_e4m3_rows_in_thread(ComputeContext& ctx, unsigned thread, const HalfE4m3Rows& half, const Weight& weight, ConstMatrixRef x,
                               MatrixRef y, std::int64_t row_begin, std::int64_t row_end) {
   const auto cols = static_cast<std::size_t>(weight.cols), tokens = static_cast<std::size_t>(x.rows);
@@ -342,8 +341,8 @@ void half_e4m3_rows_in_thread(ComputeContext& ctx, unsigned thread, const HalfE4
     const float* scales = weight.scales_of_row(row);
     if (packed_scales == nullptr || (scales != packed_scales && !std::equal(scales, scales + weight.scale_cols, packed_scales))) {
       for (std::size_t t = 0; t < tokens; ++t) half.pack_x(x.data + t * x.stride, cols, scales, x_packed + t * x_stride);
-      packed_scales = scales;
     }
+    packed_scales = scales;
     const std::uint8_t* codes = weight.data + static_cast<std::size_t>(row) * row_bytes;
     if (r + 1 < row_end && weight.scales_of_row(row + 1) == scales) {
       half.row_pair(codes, row_bytes, x_packed, x_stride, tokens, cols, weight.codes_nan_free, y.data + r, y_stride);

@@ -23,8 +23,6 @@ std::vector<float> to_f32(const Weight& vector, const VectorOps& ops) {
 
 Model::Model(const Checkpoint& checkpoint, ComputeContext& ctx)
     : config_(checkpoint.config()), weights_(ModelWeights::bind(checkpoint)), ctx_(ctx), rope_(config_) {
-  // Only the half-precision GEMV gains from knowing (a scan reads every FP8 code once).
-  if (best_gemv_bf16().half_e4m3 != nullptr) weights_.mark_nan_free_codes(ctx.pool());
   const VectorOps& ops = ctx.ops();
   for (const LayerWeights& layer : weights_.layers) {
     vectors_.push_back(LayerVectors{
@@ -38,6 +36,10 @@ Model::Model(const Checkpoint& checkpoint, ComputeContext& ctx)
     });
   }
   final_norm_ = to_f32(weights_.norm, ops);
+}
+
+void Model::scan_fp8_codes() {
+  if (bf16_products(ctx_) && best_gemv_bf16().half_e4m3 != nullptr) weights_.mark_nan_free_codes(ctx_.pool());
 }
 
 void Model::rms_norm_rows(const std::vector<float>& weight, std::int64_t rows, const float* x, float* out,

@@ -35,6 +35,12 @@ class Model {
   // [rows, vocab]: per step, one row per token if all_logits, else one row for its last token.
   std::span<const float> forward(std::span<const SequenceStep> steps, ForwardTrace* trace = nullptr);
 
+  // Where the context's products take the half-precision GEMV (the bf16 mode on CPUs with
+  // AVX512-FP16), reads every FP8 code once (on the context's threads) and marks the matrices
+  // that hold no NaN code, whose rows then skip the GEMV's check; elsewhere does nothing. Call
+  // it after the precision is set and the weights' pages are placed (Checkpoint::prefault).
+  void scan_fp8_codes();
+
   // Times the parts of every later forward() into *profile (null: no timing).
   void set_profile(PhaseProfile* profile) { profile_ = profile; }
 

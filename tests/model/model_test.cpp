@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/attention_bf16.h"
+#include "kernels/gemv_bf16.h"
+#include "kernels/linear.h"
 #include "model/checkpoint.h"
 #include "model/make_model.h"
 #include "model/model.h"
@@ -51,7 +53,9 @@ struct Runner {
   KvPool pool;
 
   explicit Runner(const fs::path& dir, unsigned threads = 2, Precision precision = Precision::F32)
-      : ctx(threads), checkpoint(dir), model(checkpoint, (ctx.set_precision(precision), ctx)), pool(model.kv_layout(16), 64) {}
+      : ctx(threads), checkpoint(dir), model(checkpoint, (ctx.set_precision(precision), ctx)), pool(model.kv_layout(16), 64) {
+    model.scan_fp8_codes();
+  }
 
   // Logits of every position: one prefill of the first `prefill` tokens, then one token per step.
   std::vector<float> run(const std::vector<std::int32_t>& ids, std::size_t prefill) {
@@ -263,8 +267,22 @@ TEST(ModelWeights, MarksFp8MatricesFreeOfNanCodes) {
     }
   }
   EXPECT_GT(marked, 8u);
-  EXPECT_NE(weights.lm_head.dtype, DType::F8_E4M3);
-  EXPECT_FALSE(weights.lm_head.codes_nan_free);
+}
+
+// Model::scan_fp8_codes marks the weights only where the half-precision GEMV runs: the bf16
+// mode on a CPU with it; the float32 run never takes it, and its weights stay unmarked.
+TEST(ModelWeights, ScanRunsWhereTheHalfPrecisionGemvRuns) {
+  const Checkpoint checkpoint(tiny_model("tiny-fp8", true, 7));
+  for (const Precision precision : {Precision::F32, Precision::BF16}) {
+    ComputeContext ctx(2);
+    ctx.set_precision(precision);
+    Model model(checkpoint, ctx);
+    EXPECT_FALSE(model.weights().layers[0].attention.q_a_proj.codes_nan_free);
+    model.scan_fp8_codes();
+    const bool half = bf16_products(ctx) && best_gemv_bf16().half_e4m3 != nullptr;
+    EXPECT_EQ(model.weights().layers[0].attention.q_a_proj.codes_nan_free, half) << "precision " << static_cast<int>(precision);
+    EXPECT_EQ(model.weights().layers.back().moe.experts[0].down.codes_nan_free, half);
+  }
 }
 
 }  // namespace

@@ -65,6 +65,7 @@ LayerErrors teacher_forced_errors(const std::string& name, Precision precision, 
   ctx.set_indexer_products(indexer);
   const Checkpoint checkpoint(dir);
   Model model(checkpoint, ctx);
+  model.scan_fp8_codes();  // as the engine does: the half-precision GEMV's rows skip their NaN check
   const ModelConfig& c = model.config();
   const std::int64_t D = c.hidden_size;
   const std::int64_t S = expected.tensors().at("f32.hidden_states").shape[1];
