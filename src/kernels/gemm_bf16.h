@@ -36,6 +36,12 @@ struct TilePrefetch {
 using GemmTileBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block,
                               std::size_t col_pairs, float* tile, TilePrefetch prefetch);
 
+// Wide tiles over `rows` (a multiple of kGemmWideRows) bf16 weight rows in place against one
+// packed block of `tokens` tokens, each tile's results stored into y as store_tile does
+// (y[t * y_stride + r]): a run of tile_wide calls with one tile configuration for the run.
+using GemmRowsBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, std::size_t rows, const std::uint16_t* packed_block,
+                              std::size_t col_pairs, std::size_t tokens, float* y, std::size_t y_stride);
+
 // The next tile's FP8 rows, which a converting tile dequantises into `out` (row i at
 // out + i * cols) while it multiplies the current one: row i's codes and its block scales (one
 // per kFp8BlockSize codes), e4m3_row_to_bf16's result. `rows`: the tile's (kGemmTileRows, or
@@ -90,6 +96,11 @@ struct GemmBf16Kernels {
   // Converting versions of the wide tiles (next.rows == kGemmWideRows).
   GemmTileConvertingBf16 tile_wide_converting = nullptr;
   GemmTileConvertingBf16 tile_half_wide_converting = nullptr;
+  // Runs of tile_wide and tile_half_wide (nullptr: call them tile by tile). On AMX each tile
+  // call loads the tile configuration and releases the tiles (other AMX code runs on the same
+  // threads between calls); a run does both once: the head's 4040 tiles per step.
+  GemmRowsBf16 rows_wide = nullptr;
+  GemmRowsBf16 rows_half_wide = nullptr;
 };
 
 const GemmBf16Kernels& scalar_gemm_bf16();

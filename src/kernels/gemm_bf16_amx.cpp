@@ -143,11 +143,11 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
 
 // 32 weight rows as two 16-row tiles against one or two token halves: each token load serves
 // both weight tiles (the 8-row tile loads 1 KB of tokens per 512 bytes of weights and token
-// half).
+// half). The wide configuration must be loaded; the results are stored to out (not yet visible
+// to the compiler's view of memory: amx_buffers_written).
 template <int kTokenHalves>
-void amx_tile_wide_converting(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
-                              float* out, TilePrefetch prefetch, const NextRowsConverter* converter) {
-  _tile_loadconfig(&kWideConfig);
+void wide_tile_products(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                        float* out, TilePrefetch prefetch, const NextRowsConverter* converter) {
   _tile_zero(4);
   _tile_zero(6);
   if constexpr (kTokenHalves == 2) {
@@ -181,12 +181,42 @@ void amx_tile_wide_converting(const std::uint16_t* w, std::size_t row_stride, co
     _tile_stored(5, out + 16, kOutStride);
     _tile_stored(7, lower_out + 16, kOutStride);
   }
+}
+
+template <int kTokenHalves>
+void amx_tile_wide_converting(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
+                              float* out, TilePrefetch prefetch, const NextRowsConverter* converter) {
+  _tile_loadconfig(&kWideConfig);
+  wide_tile_products<kTokenHalves>(w, row_stride, packed_block, col_pairs, out, prefetch, converter);
   _tile_release();
   amx_buffers_written();  // the tail reads what the tile stores wrote
+  const std::size_t steps = col_pairs / kPairsPerStep;
   if (steps == 0 && converter != nullptr) converter->convert(0, converter->groups());
   if (steps * kPairsPerStep < col_pairs) {
     add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves, kGemmWideRows);
   }
+}
+
+// A run of wide tiles in place, the configuration loaded once (the tail's vdpbf16ps and the
+// stores into y need no tiles).
+template <int kTokenHalves>
+void amx_rows_wide(const std::uint16_t* w, std::size_t row_stride, std::size_t rows, const std::uint16_t* packed_block, std::size_t col_pairs,
+                   std::size_t tokens, float* y, std::size_t y_stride) {
+  assert(rows % kGemmWideRows == 0);
+  const std::size_t steps = col_pairs / kPairsPerStep;
+  float tile[kGemmWideRows * kGemmTileTokens];
+  const auto store_tile = avx512_gemm_bf16()->store_tile;  // the table this one extends
+  _tile_loadconfig(&kWideConfig);
+  for (std::size_t r = 0; r < rows; r += kGemmWideRows) {
+    const std::uint16_t* tile_rows = w + r * row_stride;
+    wide_tile_products<kTokenHalves>(tile_rows, row_stride, packed_block, col_pairs, tile, {}, nullptr);
+    amx_buffers_written();
+    if (steps * kPairsPerStep < col_pairs) {
+      add_tail(tile_rows, row_stride, packed_block, steps * kPairsPerStep, col_pairs, tile, kTokenHalves, kGemmWideRows);
+    }
+    store_tile(tile, kGemmWideRows, tokens, y + r, y_stride);
+  }
+  _tile_release();
 }
 
 // The table's entries: a tile of 8 or 32 rows (kWide), plain or converting the next rows.
@@ -223,6 +253,8 @@ GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
   kernels.tile_half_wide = amx_tile<1, true>;
   kernels.tile_wide_converting = amx_tile_with_next<2, true>;
   kernels.tile_half_wide_converting = amx_tile_with_next<1, true>;
+  kernels.rows_wide = amx_rows_wide<2>;
+  kernels.rows_half_wide = amx_rows_wide<1>;
   return kernels;
 }
 

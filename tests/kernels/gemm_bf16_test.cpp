@@ -121,6 +121,36 @@ TEST(GemmBf16Test, AmxWideTileMatchesFourTiles) {
   }
 }
 
+// A run of wide tiles (one tile configuration for the run) stores what tile_wide and the
+// scalar store_tile give tile by tile, for both token widths, every token count of a block,
+// and shapes with no whole step, a vdpbf16ps tail, and whole steps only; nothing past the
+// run's rows or tokens is written.
+TEST(GemmBf16Test, AmxWideRunMatchesTileByTile) {
+  const GemmBf16Kernels* amx = amx_gemm_bf16();
+  if (amx == nullptr) GTEST_SKIP() << "no AMX-BF16 on this CPU (or the kernel refused its tiles)";
+  ASSERT_NE(amx->rows_wide, nullptr);
+  ASSERT_NE(amx->rows_half_wide, nullptr);
+  constexpr std::size_t kRows = 3 * kGemmWideRows, kStride = kRows + 3;
+  for (const std::size_t pairs : {5, 150, 512}) {
+    const std::size_t row_stride = 2 * pairs + 2;
+    const auto w = random_bf16(kRows * row_stride, 6), packed = random_bf16(kGemmTileTokens * 2 * pairs, 7);
+    const auto half_block = first_half_block(packed, pairs);
+    for (const bool half : {false, true}) {
+      const auto& block = half ? half_block : packed;
+      for (const std::size_t tokens : {std::size_t{1}, std::size_t{9}, std::size_t{16}, std::size_t{32}}) {
+        if (half && tokens > kGemmHalfTokens) continue;
+        std::vector<float> ours(kGemmTileTokens * kStride, -5.0f), expected(ours.size(), -5.0f), tile(kGemmWideRows * kGemmTileTokens);
+        (half ? amx->rows_half_wide : amx->rows_wide)(w.data(), row_stride, kRows, block.data(), pairs, tokens, ours.data(), kStride);
+        for (std::size_t r = 0; r < kRows; r += kGemmWideRows) {
+          (half ? amx->tile_half_wide : amx->tile_wide)(w.data() + r * row_stride, row_stride, block.data(), pairs, tile.data(), {});
+          scalar_gemm_bf16().store_tile(tile.data(), kGemmWideRows, tokens, expected.data() + r, kStride);
+        }
+        ASSERT_EQ(ours, expected) << "pairs " << pairs << (half ? " half" : "") << " tokens " << tokens;
+      }
+    }
+  }
+}
+
 // The converting tiles (8 rows, and the wide ones of 32) give the plain tiles' results and
 // leave the next tile's rows exactly as e4m3_row_to_bf16 converts them (both scale routes:
 // powers of two and others, NaN codes; a row of 300 codes ends in a partial group, one of 24
