@@ -1,6 +1,7 @@
 #include "kernels/gemm_bf16.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "kernels/number_formats.h"
 
@@ -88,6 +89,21 @@ const GemmBf16Kernels& best_gemm_bf16() {
     return fast != nullptr ? *fast : scalar_gemm_bf16();
   }();
   return best;
+}
+
+NextE4m3Rows e4m3_tile_rows(const Weight& weight, std::int64_t r, std::int64_t tile_rows, std::int64_t row_end, std::uint16_t* out) {
+  assert(tile_rows > 0 && tile_rows <= kGemmWideRows);
+  NextE4m3Rows rows{};
+  const std::size_t row_bytes = weight.row_bytes();
+  for (std::int64_t i = 0; i < tile_rows; ++i) {
+    const std::int64_t row = weight.first_row + std::min(r + i, row_end - 1);
+    rows.codes[i] = weight.data + static_cast<std::size_t>(row) * row_bytes;
+    rows.scales[i] = weight.scales_of_row(row);
+  }
+  rows.rows = static_cast<std::size_t>(tile_rows);
+  rows.cols = static_cast<std::size_t>(weight.cols);
+  rows.out = out;
+  return rows;
 }
 
 void weight_row_to_bf16(const GemmBf16Kernels& kernels, const VectorOps& ops, const Weight& weight, std::int64_t r,

@@ -42,6 +42,14 @@ using GemmTileBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, co
 using GemmRowsBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, std::size_t rows, const std::uint16_t* packed_block,
                               std::size_t col_pairs, std::size_t tokens, float* y, std::size_t y_stride);
 
+// Wide tiles over FP8 rows [row_begin, row_begin + rows) of weight (rows a multiple of
+// kGemmWideRows, at least two tiles) against one packed block of `tokens` tokens, converting
+// each tile's rows during the products of the tile before it (the first before any product),
+// into scratch (2 * kGemmWideRows * weight.cols values); results stored as store_tile does,
+// row r at y[t * y_stride + r]. The converting tiles' loop with one tile configuration.
+using GemmRowsConvertingBf16 = void (*)(const Weight& weight, std::int64_t row_begin, std::int64_t rows, const std::uint16_t* packed_block,
+                                        std::size_t tokens, std::uint16_t* scratch, float* y, std::size_t y_stride);
+
 // The next tile's FP8 rows, which a converting tile dequantises into `out` (row i at
 // out + i * cols) while it multiplies the current one: row i's codes and its block scales (one
 // per kFp8BlockSize codes), e4m3_row_to_bf16's result. `rows`: the tile's (kGemmTileRows, or
@@ -101,6 +109,9 @@ struct GemmBf16Kernels {
   // threads between calls); a run does both once: the head's 4040 tiles per step.
   GemmRowsBf16 rows_wide = nullptr;
   GemmRowsBf16 rows_half_wide = nullptr;
+  // The same for converting wide tiles over FP8 rows.
+  GemmRowsConvertingBf16 rows_wide_converting = nullptr;
+  GemmRowsConvertingBf16 rows_half_wide_converting = nullptr;
 };
 
 const GemmBf16Kernels& scalar_gemm_bf16();
@@ -116,6 +127,10 @@ const GemmBf16Kernels& best_gemm_bf16();
 // weight.cols floats, used only by the other dtypes.
 void weight_row_to_bf16(const GemmBf16Kernels& kernels, const VectorOps& ops, const Weight& weight, std::int64_t r,
                         std::int64_t col, std::int64_t count, float* row_f32, std::uint16_t* out);
+
+// The FP8 rows of the converting tile of tile_rows rows at view row r (a short last tile, at
+// row_end, repeats its last row), to be converted into out (rows weight.cols values apart).
+NextE4m3Rows e4m3_tile_rows(const Weight& weight, std::int64_t r, std::int64_t tile_rows, std::int64_t row_end, std::uint16_t* out);
 
 // Values pack_activations_bf16 writes for `tokens` rows of `cols` (even) values.
 std::size_t packed_activation_values(std::int64_t tokens, std::int64_t cols);

@@ -228,6 +228,41 @@ void amx_rows_wide(const std::uint16_t* w, std::size_t row_stride, std::size_t r
   _tile_release();
 }
 
+// A run of converting wide tiles over FP8 rows, the configuration loaded once: the first tile's
+// rows converted before any product, each next tile's during the products of the one before
+// (into the other half of scratch), as linear()'s converting tiles do tile by tile.
+template <int kTokenHalves>
+void amx_rows_wide_converting(const Weight& weight, std::int64_t row_begin, std::int64_t rows, const std::uint16_t* packed_block,
+                              std::size_t tokens, std::uint16_t* scratch, float* y, std::size_t y_stride) {
+  assert(rows % kGemmWideRows == 0 && rows >= 2 * kGemmWideRows);
+  const auto cols = static_cast<std::size_t>(weight.cols);
+  const std::size_t col_pairs = cols / 2, steps = col_pairs / kPairsPerStep;
+  const std::int64_t row_end = row_begin + rows;
+  std::uint16_t* buffers[2] = {scratch, scratch + kGemmWideRows * cols};
+  const NextE4m3Rows first = e4m3_tile_rows(weight, row_begin, kGemmWideRows, row_end, buffers[0]);
+  const NextRowsConverter first_converter(first);
+  first_converter.convert(0, first_converter.groups());
+  const auto store_tile = avx512_gemm_bf16()->store_tile;  // the table this one extends
+  float tile[kGemmWideRows * kGemmTileTokens];
+  _tile_loadconfig(&kWideConfig);
+  for (std::int64_t r = row_begin, parity = 0; r < row_end; r += kGemmWideRows, parity ^= 1) {
+    const std::uint16_t* current = buffers[parity];
+    if (r + kGemmWideRows < row_end) {
+      const NextE4m3Rows next = e4m3_tile_rows(weight, r + kGemmWideRows, kGemmWideRows, row_end, buffers[1 - parity]);
+      const NextRowsConverter converter(next);
+      wide_tile_products<kTokenHalves>(current, cols, packed_block, col_pairs, tile, {}, &converter);
+      amx_buffers_written();
+      if (steps == 0) converter.convert(0, converter.groups());
+    } else {
+      wide_tile_products<kTokenHalves>(current, cols, packed_block, col_pairs, tile, {}, nullptr);
+      amx_buffers_written();
+    }
+    if (steps * kPairsPerStep < col_pairs) add_tail(current, cols, packed_block, steps * kPairsPerStep, col_pairs, tile, kTokenHalves, kGemmWideRows);
+    store_tile(tile, kGemmWideRows, tokens, y + r, y_stride);
+  }
+  _tile_release();
+}
+
 // The table's entries: a tile of 8 or 32 rows (kWide), plain or converting the next rows.
 template <int kTokenHalves, bool kWide>
 void amx_tile_any(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
@@ -264,6 +299,8 @@ GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
   kernels.tile_half_wide_converting = amx_tile_with_next<1, true>;
   kernels.rows_wide = amx_rows_wide<2>;
   kernels.rows_half_wide = amx_rows_wide<1>;
+  kernels.rows_wide_converting = amx_rows_wide_converting<2>;
+  kernels.rows_half_wide_converting = amx_rows_wide_converting<1>;
   return kernels;
 }
 

@@ -148,23 +148,6 @@ void store_tile(const GemmBf16Kernels& kernels, const float* tile, MatrixRef y, 
 // slower: the next tile's conversion found its rows still on the way).
 constexpr std::int64_t kPrefetchDistance = 2;
 
-// The FP8 rows of the tile of tile_rows rows at r (a short last tile repeats its last row), for
-// a converting tile.
-NextE4m3Rows e4m3_tile_rows(const Weight& weight, std::int64_t r, std::int64_t tile_rows, std::int64_t row_end, std::uint16_t* out) {
-  assert(tile_rows > 0 && tile_rows <= kGemmWideRows);
-  NextE4m3Rows rows{};
-  const std::size_t row_bytes = weight.row_bytes();
-  for (std::int64_t i = 0; i < tile_rows; ++i) {
-    const std::int64_t row = weight.first_row + std::min(r + i, row_end - 1);
-    rows.codes[i] = weight.data + static_cast<std::size_t>(row) * row_bytes;
-    rows.scales[i] = weight.scales_of_row(row);
-  }
-  rows.rows = static_cast<std::size_t>(tile_rows);
-  rows.cols = static_cast<std::size_t>(weight.cols);
-  rows.out = out;
-  return rows;
-}
-
 static_assert(kMaxBlockRows >= 2 * kGemmWideRows, "the scratch holds two wide tiles' rows");
 
 // A tile size with its functions: `converting` (nullptr: none) converts the next tile's FP8
@@ -225,7 +208,12 @@ void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps&
                                  half ? kernels.tile_half_wide_converting : kernels.tile_wide_converting, false};
   const std::int64_t wide_end = row_begin + (row_end - row_begin) / kGemmWideRows * kGemmWideRows;
   if (fp8 && wide.plain != nullptr && wide.converting != nullptr && wide_end - row_begin >= 2 * kGemmWideRows) {
-    converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, wide_end, wide);
+    const GemmRowsConvertingBf16 run = half ? kernels.rows_half_wide_converting : kernels.rows_wide_converting;
+    if (run != nullptr) {  // one tile configuration for the run (AMX)
+      run(weight, row_begin, wide_end - row_begin, packed, static_cast<std::size_t>(tokens), scratch, y.data, static_cast<std::size_t>(y.stride));
+    } else {
+      converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, wide_end, wide);
+    }
     row_begin = wide_end;
   }
   const ConvertingTileShape eight{kGemmTileRows, half ? kernels.tile_half : kernels.tile,
