@@ -79,6 +79,28 @@ void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* k
   }
 }
 
+namespace {
+
+// Run by run, for the kernels without a runs version of their own.
+void runs_scalar(const IndexQueryInt8& query, std::span<const IndexKeyRun> runs) {
+  for (const IndexKeyRun& run : runs) index_scores_int8_scalar(query, run.codes, run.scales, run.n, run.scores, run.prefetch);
+}
+
+void runs_avx512(const IndexQueryInt8& query, std::span<const IndexKeyRun> runs) {
+  const IndexScoresInt8Fn avx512 = index_scores_int8_avx512();
+  for (const IndexKeyRun& run : runs) avx512(query, run.codes, run.scales, run.n, run.scores, run.prefetch);
+}
+
+}  // namespace
+
+IndexScoresInt8RunsFn index_scores_int8_runs_for(Precision precision, IndexerProducts products, std::int64_t dim) {
+  const IndexScoresInt8Fn one = index_scores_int8_for(precision, products, dim);
+  if (one == nullptr) return nullptr;
+  if (one == index_scores_int8_amx()) return index_scores_int8_amx_runs();
+  if (one == index_scores_int8_avx512()) return runs_avx512;
+  return runs_scalar;
+}
+
 IndexScoresInt8Fn best_index_scores_int8() {
   static const IndexScoresInt8Fn best = [] {
     const IndexScoresInt8Fn amx = amx_kernels_allowed() ? index_scores_int8_amx() : nullptr;

@@ -19,6 +19,7 @@
 // head order, then the lanes in a fixed tree (as index_scores.h).
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "kernels/compute_context.h"
 #include "kernels/index_scores.h"
@@ -83,5 +84,23 @@ IndexScoresInt8Fn best_index_scores_int8();
 // exactly (compute_context.h's IndexerProducts: Auto takes int8 where the bf16 mode's products
 // run and the CPU has AVX512-VNNI and -VBMI; Int8 whenever bf16 is asked for).
 IndexScoresInt8Fn index_scores_int8_for(Precision precision, IndexerProducts products, std::int64_t dim);
+
+// Keys side by side in one block of the paged cache: n keys' codes and scales, where their
+// scores go, and what to request while they are scored.
+struct IndexKeyRun {
+  const std::uint8_t* codes;
+  const float* scales;
+  std::size_t n;
+  float* scores;
+  IndexKeysPrefetch prefetch;
+};
+// Several runs in one call, each scored as the kernel scores it alone (the same bits): the AMX
+// kernel loads its tile configuration once for them all, where a call per 64-key block of the
+// cache paid it 512 times a layer at 32K.
+using IndexScoresInt8RunsFn = void (*)(const IndexQueryInt8& query, std::span<const IndexKeyRun> runs);
+// The runs version of index_scores_int8_for's kernel (nullptr where that is nullptr).
+IndexScoresInt8RunsFn index_scores_int8_runs_for(Precision precision, IndexerProducts products, std::int64_t dim);
+// The AMX kernel's own (nullptr where index_scores_int8_amx() is).
+IndexScoresInt8RunsFn index_scores_int8_amx_runs();
 
 }  // namespace dsv32

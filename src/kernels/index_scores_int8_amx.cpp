@@ -60,11 +60,9 @@ void chunk_sums(const std::uint8_t* keys, const std::int8_t* query_chunk, std::s
   _tile_stored(7, sums[3], 64);
 }
 
-void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n, float* out,
-            IndexKeysPrefetch prefetch) {
-  _tile_loadconfig(&kConfig);
-  const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
-  const __m512i table[2] = {_mm512_loadu_si512(grid.magnitudes), _mm512_loadu_si512(grid.magnitudes + 64)};
+// n keys scored with the configuration loaded and the key grid's table in registers.
+void scores_configured(const IndexQueryInt8& query, const __m512i (&table)[2], const std::uint8_t* key_codes, const float* key_scales,
+                       std::size_t n, float* out, IndexKeysPrefetch prefetch) {
   const std::size_t dim = query.dim, heads = query.padded_heads;
   alignas(64) std::uint8_t keys[kKeys][kIndexMaxDim];
   alignas(64) std::int32_t sums[4][kKeys * 16];
@@ -87,10 +85,35 @@ void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const fl
     }
     for (std::size_t j = 0; j < m; ++j) out[j0 + j] = tree_sum(lanes[j]) * key_scales[j0 + j];
   }
+}
+
+// The keys' grid (key_to_unsigned's table) in registers.
+struct KeyGridTable {
+  __m512i halves[2];
+};
+KeyGridTable key_grid_table() {
+  const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
+  return {{_mm512_loadu_si512(grid.magnitudes), _mm512_loadu_si512(grid.magnitudes + 64)}};
+}
+
+void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n, float* out,
+            IndexKeysPrefetch prefetch) {
+  const KeyGridTable grid = key_grid_table();
+  _tile_loadconfig(&kConfig);
+  scores_configured(query, grid.halves, key_codes, key_scales, n, out, prefetch);
+  _tile_release();
+}
+
+void scores_runs(const IndexQueryInt8& query, std::span<const IndexKeyRun> runs) {
+  const KeyGridTable grid = key_grid_table();
+  _tile_loadconfig(&kConfig);
+  for (const IndexKeyRun& run : runs) scores_configured(query, grid.halves, run.codes, run.scales, run.n, run.scores, run.prefetch);
   _tile_release();
 }
 
 }  // namespace
+
+IndexScoresInt8RunsFn index_scores_int8_amx_runs() { return index_scores_int8_amx() != nullptr ? &scores_runs : nullptr; }
 
 IndexScoresInt8Fn index_scores_int8_amx() {
   static const bool usable = index_scores_int8_avx512() != nullptr && cpu_has_amx_int8() && amx_tiles_granted();

@@ -100,6 +100,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   // runs that lie side by side in a cache block.
   const std::int64_t padded_heads = index_padded_heads(Hi);
   const IndexScoresInt8Fn score_int8 = index_scores_int8_for(ctx_.precision(), ctx_.indexer_products(), Di);
+  const IndexScoresInt8RunsFn score_int8_runs = index_scores_int8_runs_for(ctx_.precision(), ctx_.indexer_products(), Di);
   // The query packed for whichever kernel scores (kernels/index_scores.h or index_scores_int8.h).
   std::uint16_t* packed_q = score_int8 == nullptr ? grow(ws_.index_q_packed, padded_heads * Di) : nullptr;
   std::int8_t* packed_q_int8 = score_int8 != nullptr ? grow(ws_.index_q_int8, padded_heads * Di) : nullptr;
@@ -112,13 +113,8 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   const auto dim = static_cast<std::size_t>(Di), heads = static_cast<std::size_t>(padded_heads);
   const IndexQuery query{packed_q, padded_weights, dim, heads};
   const IndexQueryInt8 query_int8{packed_q_int8, q_offsets, padded_weights, dim, heads};
-  const auto score_keys = [&](const std::uint8_t* codes, const float* key_scales, std::size_t n, float* out, IndexKeysPrefetch next) {
-    if (score_int8 != nullptr) {
-      score_int8(query_int8, codes, key_scales, n, out, next);
-    } else {
-      score_exact(query, codes, key_scales, n, out);
-    }
-  };
+  // A thread's runs (cache blocks) go to the int8 kernel kRunsPerCall at a time.
+  constexpr std::size_t kRunsPerCall = 32;
   for (std::int64_t s = 0; s < S; ++s) {
     const std::int64_t t = selecting[s], keys = rows[t].position + 1;
     float* scores = grow(ws_.index_scores, keys);
@@ -130,6 +126,12 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
     const SequenceCache& cache = *rows[t].cache;
     const std::int64_t run_tokens = cache.block_tokens();
     ctx_.pool().parallel_for(static_cast<std::size_t>(keys), [&](std::size_t begin, std::size_t end, unsigned) {
+      IndexKeyRun runs[kRunsPerCall];
+      std::size_t pending = 0;
+      const auto flush = [&] {
+        score_int8_runs(query_int8, std::span<const IndexKeyRun>(runs, pending));
+        pending = 0;
+      };
       for (auto s0 = static_cast<std::int64_t>(begin); s0 < static_cast<std::int64_t>(end);) {
         const std::int64_t run = std::min(static_cast<std::int64_t>(end) - s0, run_tokens - s0 % run_tokens);
         const KvSlot slot = cache.slot(layer, s0);
@@ -144,9 +146,15 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
             cache.prefetch_index_keys(layer, s0 + run, next_run);
           }
         }
-        score_keys(slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0, next);
+        if (score_int8_runs != nullptr) {
+          runs[pending++] = {slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0, next};
+          if (pending == kRunsPerCall) flush();
+        } else {
+          score_exact(query, slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0);
+        }
         s0 += run;
       }
+      if (pending > 0) flush();
     }, static_cast<std::size_t>(run_tokens));
     // Top-k under a total order (score, then position), so the set is unique; in position order.
     const std::int64_t k = c.index_topk;

@@ -152,6 +152,41 @@ TEST(IndexScoresInt8Test, AmxMatchesReferenceBitwise) {
   expect_matches_reference_bitwise(amx);
 }
 
+// The runs version of each mode's kernel: runs of uneven sizes (one key, a partial group of 16,
+// several groups, the rest) scored in one call give the single-call kernel's bits, each score
+// in its run's place; the AMX kernel's own runs function is the one Int8 picks on AMX.
+TEST(IndexScoresInt8Test, RunsMatchOneCallPerRun) {
+  const Scenario s = make_scenario(64, 128, 300, 3);
+  const std::int64_t padded = index_padded_heads(s.heads);
+  std::vector<std::int8_t> packed(static_cast<std::size_t>(padded * s.dim));
+  std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded));
+  std::vector<float> weights(static_cast<std::size_t>(padded));
+  pack_index_query_int8(s.q_codes.data(), s.weights.data(), s.heads, s.dim, packed.data(), offsets.data(), weights.data());
+  const IndexQueryInt8 query{packed.data(), offsets.data(), weights.data(), static_cast<std::size_t>(s.dim), static_cast<std::size_t>(padded)};
+  const std::size_t bounds[] = {0, 1, 10, 64, 100, 300};
+  for (const IndexerProducts products : {IndexerProducts::Int8, IndexerProducts::Auto}) {
+    const IndexScoresInt8Fn one = index_scores_int8_for(Precision::BF16, products, s.dim);
+    const IndexScoresInt8RunsFn runs_fn = index_scores_int8_runs_for(Precision::BF16, products, s.dim);
+    ASSERT_EQ(one == nullptr, runs_fn == nullptr);
+    if (one == nullptr) continue;
+    if (one == index_scores_int8_amx()) {
+      EXPECT_EQ(runs_fn, index_scores_int8_amx_runs());
+    }
+    std::vector<float> ours(static_cast<std::size_t>(s.keys), -1.0f), expected(ours.size(), -2.0f);
+    std::vector<IndexKeyRun> runs;
+    for (std::size_t r = 0; r + 1 < std::size(bounds); ++r) {
+      const std::size_t first = bounds[r], n = bounds[r + 1] - first;
+      const std::uint8_t* codes = s.key_codes.data() + first * static_cast<std::size_t>(s.dim);
+      runs.push_back({codes, s.key_scales.data() + first, n, ours.data() + first, {}});
+      one(query, codes, s.key_scales.data() + first, n, expected.data() + first, {});
+    }
+    runs_fn(query, runs);
+    for (std::size_t j = 0; j < ours.size(); ++j) EXPECT_EQ(ours[j], expected[j]) << "key " << j;
+  }
+  EXPECT_EQ(index_scores_int8_runs_for(Precision::BF16, IndexerProducts::Exact, s.dim), nullptr);
+  EXPECT_EQ(index_scores_int8_runs_for(Precision::F32, IndexerProducts::Int8, s.dim), nullptr);
+}
+
 double rms_rel(const std::vector<float>& ours, const std::vector<float>& reference) {
   double error = 0.0, magnitude = 0.0;
   for (std::size_t j = 0; j < ours.size(); ++j) {
