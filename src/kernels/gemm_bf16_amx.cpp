@@ -152,8 +152,7 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
 
 // 32 weight rows as two 16-row tiles against one or two token halves: each token load serves
 // both weight tiles (the 8-row tile loads 1 KB of tokens per 512 bytes of weights and token
-// half). The wide configuration must be loaded; the results are stored to out (not yet visible
-// to the compiler's view of memory: amx_buffers_written).
+// half). The wide configuration must be loaded; the results are stored to out.
 template <int kTokenHalves>
 void wide_tile_products(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
                         float* out, TilePrefetch prefetch, const NextRowsConverter* converter) {
@@ -242,6 +241,7 @@ void amx_rows_wide_converting(const Weight& weight, std::int64_t row_begin, std:
   const NextE4m3Rows first = e4m3_tile_rows(weight, row_begin, kGemmWideRows, row_end, buffers[0]);
   const NextRowsConverter first_converter(first);
   first_converter.convert(0, first_converter.groups());
+  amx_buffers_written();  // the first tile's loads read what the conversion stored
   const auto store_tile = avx512_gemm_bf16()->store_tile;  // the table this one extends
   float tile[kGemmWideRows * kGemmTileTokens];
   _tile_loadconfig(&kWideConfig);

@@ -151,12 +151,11 @@ constexpr std::int64_t kPrefetchDistance = 2;
 static_assert(kMaxBlockRows >= 2 * kGemmWideRows, "the scratch holds two wide tiles' rows");
 
 // A tile size with its functions: `converting` (nullptr: none) converts the next tile's FP8
-// rows during the products; `prefetch` asks for the stored rows kPrefetchDistance tiles ahead.
+// rows during the products.
 struct ConvertingTileShape {
   std::int64_t rows;
   GemmTileBf16 plain;
   GemmTileConvertingBf16 converting;
-  bool prefetch;
 };
 
 // Tiles of shape.rows over rows [row_begin, row_end) of one token block against converted
@@ -180,7 +179,7 @@ void converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, floa
       }
     }
     const std::int64_t ahead = r + kPrefetchDistance * tile_rows, next_rows = std::min(tile_rows, row_end - ahead);
-    const TilePrefetch prefetch = !shape.prefetch || next_rows <= 0
+    const TilePrefetch prefetch = next_rows <= 0
                                       ? TilePrefetch{}
                                       : TilePrefetch{weight.data + static_cast<std::size_t>((weight.first_row + ahead) * row_bytes),
                                                      static_cast<std::size_t>((next_rows * row_bytes + 63) / 64)};
@@ -195,29 +194,23 @@ void converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, floa
 }
 
 // One token block (a decode batch) against converted weights, in 8-row tiles (converting on a
-// table that has them: AMX). FP8 rows on a table with wide converting tiles go 32 rows a tile
-// first, their stored rows requested by the conversion alone, a few KB ahead of the codes it
-// reads; not for a range of a single wide tile, which would convert all 32 rows before any
+// table that has them: AMX). FP8 rows on a table with runs of converting wide tiles go 32 rows
+// a tile first, in one run (rows_wide_converting), their stored rows requested by the
+// conversion alone, a few KB ahead of the codes it reads; not for a range of a single wide tile, which would convert all 32 rows before any
 // product where the 8-row tiles convert only their first 8 (a thread's range is 32 rows at
 // 2048 rows and 16 threads).
 void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch,
                                 const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
                                 std::int64_t row_begin, std::int64_t row_end) {
   const bool half = packed_block_width(tokens, 0) == kGemmHalfTokens, fp8 = weight.dtype == DType::F8_E4M3;
-  const ConvertingTileShape wide{kGemmWideRows, half ? kernels.tile_half_wide : kernels.tile_wide,
-                                 half ? kernels.tile_half_wide_converting : kernels.tile_wide_converting, false};
+  const GemmRowsConvertingBf16 wide_run = half ? kernels.rows_half_wide_converting : kernels.rows_wide_converting;
   const std::int64_t wide_end = row_begin + (row_end - row_begin) / kGemmWideRows * kGemmWideRows;
-  if (fp8 && wide.plain != nullptr && wide.converting != nullptr && wide_end - row_begin >= 2 * kGemmWideRows) {
-    const GemmRowsConvertingBf16 run = half ? kernels.rows_half_wide_converting : kernels.rows_wide_converting;
-    if (run != nullptr) {  // one tile configuration for the run (AMX)
-      run(weight, row_begin, wide_end - row_begin, packed, static_cast<std::size_t>(tokens), scratch, y.data, static_cast<std::size_t>(y.stride));
-    } else {
-      converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, wide_end, wide);
-    }
+  if (fp8 && wide_run != nullptr && wide_end - row_begin >= 2 * kGemmWideRows) {
+    wide_run(weight, row_begin, wide_end - row_begin, packed, static_cast<std::size_t>(tokens), scratch, y.data, static_cast<std::size_t>(y.stride));
     row_begin = wide_end;
   }
   const ConvertingTileShape eight{kGemmTileRows, half ? kernels.tile_half : kernels.tile,
-                                  !fp8 ? nullptr : half ? kernels.tile_half_converting : kernels.tile_converting, true};
+                                  !fp8 ? nullptr : half ? kernels.tile_half_converting : kernels.tile_converting};
   converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, row_end, eight);
 }
 

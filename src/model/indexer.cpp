@@ -113,7 +113,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   const auto dim = static_cast<std::size_t>(Di), heads = static_cast<std::size_t>(padded_heads);
   const IndexQuery query{packed_q, padded_weights, dim, heads};
   const IndexQueryInt8 query_int8{packed_q_int8, q_offsets, padded_weights, dim, heads};
-  // A thread's runs (cache blocks) go to the int8 kernel kRunsPerCall at a time.
+  // A parallel chunk's runs (cache blocks) go to the int8 kernel kRunsPerCall at a time.
   constexpr std::size_t kRunsPerCall = 32;
   for (std::int64_t s = 0; s < S; ++s) {
     const std::int64_t t = selecting[s], keys = rows[t].position + 1;
