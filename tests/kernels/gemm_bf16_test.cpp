@@ -516,15 +516,16 @@ TEST(GemmBf16Test, LinearInBf16ModeWithFp8Weights) {
 }
 
 // A scale that is no power of two takes the conversion's float route, block by block (from 16
-// tokens; the few-token GEMV applies scales to its sums, or the half-precision one to the
-// activations, kernels/gemv_bf16.h).
+// tokens: the few-token GEMV applies scales to its sums, or the half-precision one to the
+// activations, kernels/gemv_bf16.h, which its own tests and LinearOnFp8RowsMarkedFreeOfNanCodes
+// check with such scales).
 TEST(GemmBf16Test, LinearInBf16ModeWithFp8WeightsAndArbitraryScales) {
   const std::int64_t rows = 130, cols = 300;
   std::vector<std::uint8_t> codes;
   const std::vector<float> scales = {0.3f, 0.25f, 1.7f, 1e-3f, 2.0f, 0.0625f};
   const Weight weight = random_fp8_weight(codes, scales, rows, cols, 11);
   for (const LargeProducts large : {LargeProducts::Tile, LargeProducts::Onednn}) {
-    for (const std::int64_t tokens : {1, 2, 7, 16, 40}) expect_bf16_linear_matches(weight, tokens, 12, large);
+    for (const std::int64_t tokens : {16, 40}) expect_bf16_linear_matches(weight, tokens, 12, large);
   }
 }
 
