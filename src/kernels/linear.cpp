@@ -150,30 +150,23 @@ constexpr std::int64_t kPrefetchDistance = 2;
 
 static_assert(kMaxBlockRows >= 2 * kGemmWideRows, "the scratch holds two wide tiles' rows");
 
-// A tile size with its functions: `converting` (nullptr: none) converts the next tile's FP8
-// rows during the products.
-struct ConvertingTileShape {
-  std::int64_t rows;
-  GemmTileBf16 plain;
-  GemmTileConvertingBf16 converting;
-};
-
-// Tiles of shape.rows over rows [row_begin, row_end) of one token block against converted
-// weights: each tile's rows are converted just before the tile reads them (so they come from
-// L1 or L2 rather than from a block), by the tile before it into the other half of a double
-// buffer where the shape converts, and a short last tile repeats its last row.
+// 8-row tiles over rows [row_begin, row_end) of one token block against converted weights:
+// each tile's rows are converted just before the tile reads them (so they come from L1 or L2
+// rather than from a block), by the tile before it into the other half of a double buffer
+// where `converting` (nullptr: none) converts, the stored rows of the tile kPrefetchDistance
+// ahead requested over the products; a short last tile repeats its last row.
 void converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch, const Weight& weight,
                       const std::uint16_t* packed, std::int64_t tokens, MatrixRef y, std::int64_t row_begin, std::int64_t row_end,
-                      const ConvertingTileShape& shape) {
-  const std::int64_t cols = weight.cols, tile_rows = shape.rows;
+                      GemmTileBf16 plain, GemmTileConvertingBf16 converting) {
+  const std::int64_t cols = weight.cols, tile_rows = kGemmTileRows;
   const auto row_bytes = static_cast<std::int64_t>(weight.row_bytes());
-  float tile[kGemmWideRows * kGemmTileTokens];
+  float tile[kGemmTileRows * kGemmTileTokens];
   std::uint16_t* buffers[2] = {scratch, scratch + tile_rows * cols};
   for (std::int64_t r = row_begin; r < row_end; r += tile_rows) {
     const std::int64_t rows = std::min(tile_rows, row_end - r);
     const std::int64_t parity = (r - row_begin) / tile_rows % 2;
     std::uint16_t* current = buffers[parity];
-    if (shape.converting == nullptr || r == row_begin) {
+    if (converting == nullptr || r == row_begin) {
       for (std::int64_t i = 0; i < tile_rows; ++i) {
         weight_row_to_bf16(kernels, ops, weight, r + std::min(i, rows - 1), 0, cols, row_f32, current + i * cols);
       }
@@ -183,11 +176,11 @@ void converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, floa
                                       ? TilePrefetch{}
                                       : TilePrefetch{weight.data + static_cast<std::size_t>((weight.first_row + ahead) * row_bytes),
                                                      static_cast<std::size_t>((next_rows * row_bytes + 63) / 64)};
-    if (shape.converting != nullptr && r + tile_rows < row_end) {
+    if (converting != nullptr && r + tile_rows < row_end) {
       const NextE4m3Rows next = e4m3_tile_rows(weight, r + tile_rows, tile_rows, row_end, buffers[1 - parity]);
-      shape.converting(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch, next);
+      converting(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch, next);
     } else {
-      shape.plain(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch);
+      plain(current, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), tile, prefetch);
     }
     store_tile(kernels, tile, y, 0, tokens, r, rows);
   }
@@ -209,14 +202,13 @@ void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps&
     wide_run(weight, row_begin, wide_end - row_begin, packed, static_cast<std::size_t>(tokens), scratch, y.data, static_cast<std::size_t>(y.stride));
     row_begin = wide_end;
   }
-  const ConvertingTileShape eight{kGemmTileRows, half ? kernels.tile_half : kernels.tile,
-                                  !fp8 ? nullptr : half ? kernels.tile_half_converting : kernels.tile_converting};
-  converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, row_end, eight);
+  converting_tiles(kernels, ops, row_f32, scratch, weight, packed, tokens, y, row_begin, row_end, half ? kernels.tile_half : kernels.tile,
+                   !fp8 ? nullptr : half ? kernels.tile_half_converting : kernels.tile_converting);
 }
 
 // The bf16 mode's batched product (kernels/gemm_bf16.h) for weight rows [row_begin, row_end):
 // the activations are already packed; the weight rows are used in place when stored as bf16
-// (a decode batch 32 rows a tile where the table has wide tiles), otherwise a block of them is
+// (a decode batch 32 rows a tile where the table has runs of wide tiles), otherwise a block of them is
 // dequantised and rounded, then applied to every token block (a decode batch: the converting
 // tiles above).
 // row_f32 holds cols floats, scratch kMaxBlockRows rows of cols bf16 values.
@@ -227,26 +219,16 @@ void gemm_rows(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_
     return;
   }
   const std::int64_t cols = weight.cols;
-  const bool half = packed_block_width(tokens, 0) == kGemmHalfTokens;
-  const GemmTileBf16 wide_fn = half ? kernels.tile_half_wide : kernels.tile_wide;
-  if (tokens <= kGemmTileTokens && weight.dtype == DType::BF16 && wide_fn != nullptr) {
-    // One token block against stored bf16 rows, 32 rows a tile, in place (as one run where the
-    // table has runs). Without requests of the next rows: the hardware prefetcher keeps up with
-    // the tile's 32 row streams (16 tokens, 264 MB: 19-20 GB/s without, 17 with the next tile
-    // requested over the steps).
+  const GemmRowsBf16 wide_run = packed_block_width(tokens, 0) == kGemmHalfTokens ? kernels.rows_half_wide : kernels.rows_wide;
+  const std::int64_t wide_rows = (row_end - row_begin) / kGemmWideRows * kGemmWideRows;
+  if (tokens <= kGemmTileTokens && weight.dtype == DType::BF16 && wide_run != nullptr && wide_rows > 0) {
+    // One token block against stored bf16 rows, 32 rows a tile, in place, as one run. Without
+    // requests of the next rows: the hardware prefetcher keeps up with the tile's 32 row streams
+    // (16 tokens, 264 MB: 19-20 GB/s without, 17 with the next tile requested over the steps).
     const auto* stored = reinterpret_cast<const std::uint16_t*>(weight.data);
-    const GemmRowsBf16 run = half ? kernels.rows_half_wide : kernels.rows_wide;
-    const std::int64_t wide_rows = (row_end - row_begin) / kGemmWideRows * kGemmWideRows;
-    if (run != nullptr && wide_rows > 0) {
-      run(stored + (weight.first_row + row_begin) * cols, static_cast<std::size_t>(cols), static_cast<std::size_t>(wide_rows), packed,
-          static_cast<std::size_t>(cols / 2), static_cast<std::size_t>(tokens), y.data + row_begin, static_cast<std::size_t>(y.stride));
-      row_begin += wide_rows;
-    }
-    float wide[kGemmWideRows * kGemmTileTokens];
-    for (; row_begin + kGemmWideRows <= row_end; row_begin += kGemmWideRows) {
-      wide_fn(stored + (weight.first_row + row_begin) * cols, static_cast<std::size_t>(cols), packed, static_cast<std::size_t>(cols / 2), wide, {});
-      store_tile(kernels, wide, y, 0, tokens, row_begin, kGemmWideRows);
-    }
+    wide_run(stored + (weight.first_row + row_begin) * cols, static_cast<std::size_t>(cols), static_cast<std::size_t>(wide_rows), packed,
+             static_cast<std::size_t>(cols / 2), static_cast<std::size_t>(tokens), y.data + row_begin, static_cast<std::size_t>(y.stride));
+    row_begin += wide_rows;
     if (row_begin == row_end) return;
   }
   const std::int64_t block_rows = gemm_block_rows(cols);

@@ -99,12 +99,13 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   // one query are split across the threads (a decoded token has one query and many keys), in
   // runs that lie side by side in a cache block.
   const std::int64_t padded_heads = index_padded_heads(Hi);
-  const IndexScoresInt8Fn score_int8 = index_scores_int8_for(ctx_.precision(), ctx_.indexer_products(), Di);
+  // Runs of keys to the int8 kernel, or nullptr where the scores are exact.
   const IndexScoresInt8RunsFn score_int8_runs = index_scores_int8_runs_for(ctx_.precision(), ctx_.indexer_products(), Di);
+  const bool int8 = score_int8_runs != nullptr;
   // The query packed for whichever kernel scores (kernels/index_scores.h or index_scores_int8.h).
-  std::uint16_t* packed_q = score_int8 == nullptr ? grow(ws_.index_q_packed, padded_heads * Di) : nullptr;
-  std::int8_t* packed_q_int8 = score_int8 != nullptr ? grow(ws_.index_q_int8, padded_heads * Di) : nullptr;
-  std::int32_t* q_offsets = score_int8 != nullptr ? grow(ws_.index_q_offsets, padded_heads) : nullptr;
+  std::uint16_t* packed_q = !int8 ? grow(ws_.index_q_packed, padded_heads * Di) : nullptr;
+  std::int8_t* packed_q_int8 = int8 ? grow(ws_.index_q_int8, padded_heads * Di) : nullptr;
+  std::int32_t* q_offsets = int8 ? grow(ws_.index_q_offsets, padded_heads) : nullptr;
   float* padded_weights = grow(ws_.index_padded_weights, padded_heads);
   const IndexScoresFn score_exact = Di % 16 == 0 && Di <= static_cast<std::int64_t>(kIndexMaxDim) ? best_index_scores() : &index_scores_scalar;
   std::int32_t* selection = grow(ws_.selection, T * c.index_topk);
@@ -118,7 +119,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   for (std::int64_t s = 0; s < S; ++s) {
     const std::int64_t t = selecting[s], keys = rows[t].position + 1;
     float* scores = grow(ws_.index_scores, keys);
-    if (score_int8 != nullptr) {
+    if (int8) {
       pack_index_query_int8(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q_int8, q_offsets, padded_weights);
     } else {
       pack_index_query(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q, padded_weights);
@@ -140,13 +141,13 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
         // ms per step, every pair faster).
         IndexKeysPrefetch next;
         if (const std::int64_t next_run = std::min(static_cast<std::int64_t>(end) - s0 - run, run_tokens); next_run > 0) {
-          if (score_int8 != nullptr) {
+          if (int8) {
             next = cache.index_keys_lines(layer, s0 + run, next_run);
           } else {
             cache.prefetch_index_keys(layer, s0 + run, next_run);
           }
         }
-        if (score_int8_runs != nullptr) {
+        if (int8) {
           runs[pending++] = {slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0, next};
           if (pending == kRunsPerCall) flush();
         } else {
