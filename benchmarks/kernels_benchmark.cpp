@@ -214,7 +214,9 @@ void index_scores(benchmark::State& state, IndexScoresFn fn) {
 // The same with int8 products (kernels/index_scores_int8.h).
 void index_scores_int8(benchmark::State& state, IndexScoresInt8Fn fn) {
   constexpr std::int64_t kHeads = 64, kDim = 128, kKeys = 4096;
-  const auto q = random_codes(kHeads * kDim, 5), keys = random_codes(kKeys * kDim, 6);
+  const auto q = random_codes(kHeads * kDim, 5);
+  auto keys = random_codes(kKeys * kDim, 6);
+  index_key_codes_to_int8(keys.data(), keys.size());  // as the int8 mode caches them
   const std::vector<float> weights(kHeads, 0.1f), key_scales(kKeys, 1.0f);
   const auto padded = static_cast<std::size_t>(index_padded_heads(kHeads));
   std::vector<std::int8_t> packed(padded * kDim);
@@ -223,7 +225,7 @@ void index_scores_int8(benchmark::State& state, IndexScoresInt8Fn fn) {
   pack_index_query_int8(q.data(), weights.data(), kHeads, kDim, packed.data(), offsets.data(), padded_weights.data());
   const IndexQueryInt8 query{packed.data(), offsets.data(), padded_weights.data(), kDim, padded};
   for (auto _ : state) {
-    fn(query, keys.data(), key_scales.data(), kKeys, scores.data(), {});
+    fn(query, reinterpret_cast<const std::int8_t*>(keys.data()), key_scales.data(), kKeys, scores.data(), {});
     benchmark::DoNotOptimize(scores.data());
   }
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * kHeads * kDim * kKeys, benchmark::Counter::kIsIterationInvariantRate);

@@ -15,24 +15,24 @@ namespace dsv32 {
 // File-local in each including file: they are compiled with different -m flags (ODR).
 namespace {
 
-// A key's codes as int8 + 128 on the keys' grid (unsigned, vpdpbusd's first operand), 64 at a
-// time; dim is a multiple of 64.
-void key_to_unsigned(const std::uint8_t* codes, std::size_t dim, const __m512i (&table)[2], std::uint8_t* out) {
+// A key's int8 values plus 128 (unsigned, vpdpbusd's first operand), 64 at a time; dim is a
+// multiple of 64.
+inline void key_to_unsigned(const std::int8_t* key, std::size_t dim, std::uint8_t* out) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  for (std::size_t d = 0; d < dim; d += 64) {
-    const __m512i code = _mm512_loadu_si512(codes + d);
-    const __m512i magnitude = _mm512_permutex2var_epi8(table[0], code, table[1]);  // the low 7 bits index
-    const __mmask64 negative = _mm512_movepi8_mask(code);
-    _mm512_store_si512(out + d, _mm512_mask_sub_epi8(_mm512_add_epi8(bias, magnitude), negative, bias, magnitude));
-  }
+  for (std::size_t d = 0; d < dim; d += 64) _mm512_store_si512(out + d, _mm512_xor_si512(_mm512_loadu_si512(key + d), bias));
 }
 
-// One group of 16 heads' sums for a key added to its lanes (head h in lane h % 16): relu of the
-// exact integer sum less the query's offset, times the head's weight, multiplied for the first
-// group and fused-added after, heads in order, as the scalar reference sums them.
-__m512 add_head_terms(__m512 lanes, __m512i sums, __m512i offset, __m512 weight, bool first) {
-  const __m512 term = _mm512_cvtepi32_ps(_mm512_max_epi32(_mm512_sub_epi32(sums, offset), _mm512_setzero_si512()));
+// One group of 16 heads' exact integer sums for a key added to its lanes (head h in lane h % 16):
+// their relu times the head's weight, multiplied for the first group and fused-added after,
+// heads in order, as the scalar reference sums them.
+inline __m512 add_relu_terms(__m512 lanes, __m512i sums, __m512 weight, bool first) {
+  const __m512 term = _mm512_cvtepi32_ps(_mm512_max_epi32(sums, _mm512_setzero_si512()));
   return first ? _mm512_mul_ps(term, weight) : _mm512_fmadd_ps(term, weight, lanes);
+}
+
+// The same from sums over unsigned keys (vpdpbusd's), less the query's offset first.
+inline __m512 add_head_terms(__m512 lanes, __m512i sums, __m512i offset, __m512 weight, bool first) {
+  return add_relu_terms(lanes, _mm512_sub_epi32(sums, offset), weight, first);
 }
 
 // The prefetch's lines, an even share at each group of keys (integer addresses: a prefetch

@@ -42,6 +42,11 @@ std::uint8_t largest_magnitude_code(const std::uint8_t* codes, std::size_t n) {
   return largest;
 }
 
+void index_key_codes_to_int8(std::uint8_t* codes, std::size_t n) {
+  const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
+  for (std::size_t i = 0; i < n; ++i) codes[i] = static_cast<std::uint8_t>(grid.value(codes[i]));
+}
+
 void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weights, std::int64_t heads, std::int64_t dim,
                            std::int8_t* packed, std::int32_t* offsets, float* weights) {
   const std::int64_t padded = index_padded_heads(heads);
@@ -60,14 +65,11 @@ void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weight
   }
 }
 
-void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
+void index_scores_int8_scalar(const IndexQueryInt8& query, const std::int8_t* keys, const float* key_scales, std::size_t n,
                               float* scores, IndexKeysPrefetch) {
   const std::size_t heads = query.padded_heads, dim = query.dim;
-  const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
-  std::int32_t key[kIndexMaxDim];
   for (std::size_t j = 0; j < n; ++j) {
-    const std::uint8_t* codes = key_codes + j * dim;
-    for (std::size_t d = 0; d < dim; ++d) key[d] = grid.value(codes[d]);
+    const std::int8_t* key = keys + j * dim;
     IndexHeadLanes lanes;
     for (std::size_t h = 0; h < heads; ++h) {
       std::int32_t dot = 0;
@@ -83,12 +85,12 @@ namespace {
 
 // Run by run, for the kernels without a runs version of their own.
 void runs_scalar(const IndexQueryInt8& query, std::span<const IndexKeyRun> runs) {
-  for (const IndexKeyRun& run : runs) index_scores_int8_scalar(query, run.codes, run.scales, run.n, run.scores, run.prefetch);
+  for (const IndexKeyRun& run : runs) index_scores_int8_scalar(query, run.keys, run.scales, run.n, run.scores, run.prefetch);
 }
 
 void runs_avx512(const IndexQueryInt8& query, std::span<const IndexKeyRun> runs) {
   const IndexScoresInt8Fn avx512 = index_scores_int8_avx512();
-  for (const IndexKeyRun& run : runs) avx512(query, run.codes, run.scales, run.n, run.scores, run.prefetch);
+  for (const IndexKeyRun& run : runs) avx512(query, run.keys, run.scales, run.n, run.scores, run.prefetch);
 }
 
 }  // namespace

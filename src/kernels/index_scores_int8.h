@@ -1,11 +1,13 @@
 #pragma once
 // The lightning indexer's scores with int8 products, the bf16 mode's fast indexer: the FP8 e4m3
 // values of the query and the keys are mapped onto int8, so each head's dot product is one exact
-// integer sum, which AVX512-VNNI forms 64 products per instruction (vpdpbusd), twice the rate of
-// vdpbf16ps. Each query head gets its own grid, its largest magnitude at 127; the keys share the
-// grid of 448 (the largest value act_quant_ue8m0 writes; a key's largest lies in (224, 448]), so
-// they need no per-key search for their largest (a grid per key measured 0.97 % against 1.16 %
-// below, and the layer checks of tests/model/precision_test.cpp moved no further).
+// integer sum, which AMX forms 16 keys x 16 heads x 64 values per instruction (TDPBSSD) and
+// AVX512-VNNI 64 products per instruction (vpdpbusd), twice the rate of vdpbf16ps. Each query
+// head gets its own grid, its largest magnitude at 127; the keys share the grid of 448 (the
+// largest value act_quant_ue8m0 writes; a key's largest lies in (224, 448]), so they need no
+// per-key search for their largest (a grid per key measured 0.97 % against 1.16 % below, and
+// the layer checks of tests/model/precision_test.cpp moved no further). Being one grid, the
+// keys are mapped once, when they are cached (index_key_codes_to_int8), not at every score.
 // The mapping rounds (values under 1/16 of the grid's top keep fewer than e4m3's 4 significant
 // bits), so the scores are close to, not equal to, index_scores.h's exact ones: on Gaussian
 // inputs 1.2 % rms apart, where FP8 itself is 4.1 % from float32 (index_scores_int8_test.cpp).
@@ -14,7 +16,7 @@
 //   q8[h][d] = round(q[h][d] / step(q_h)),  k8[j][d] = round(k[j][d] / step(448)),
 //   step(x) = (largest magnitude of x) / 127  (1 for a zero head)
 //
-// Summation order, fixed so the scalar reference gives the SIMD path's bits: each head's
+// Summation order, fixed so the scalar reference gives the SIMD paths' bits: each head's
 // integer sum is exact in any order; across heads, 16 lanes (head h in lane h % 16) summed in
 // head order, then the lanes in a fixed tree (as index_scores.h).
 #include <cstddef>
@@ -41,9 +43,13 @@ constexpr std::uint8_t kIndexKeyGridCode = 0x7E;  // the keys' grid: 448
 // The largest magnitude code of n codes.
 std::uint8_t largest_magnitude_code(const std::uint8_t* codes, std::size_t n);
 
+// The keys' int8 values k8 in place of their n FP8 codes (two's complement bytes): what the
+// int8 mode caches, and what its kernels read.
+void index_key_codes_to_int8(std::uint8_t* codes, std::size_t n);
+
 // One query, packed by pack_index_query_int8: int8 values [dim / 4][padded_heads][4]; per head
-// 128 · Σ_d q8 (the kernel adds 128 to each key value to make it unsigned, and takes this back)
-// and the weight w · step(q_h) · step(448); padded heads are zero.
+// 128 · Σ_d q8 (vpdpbusd takes unsigned keys: the AVX-512 kernel adds 128 to each key value and
+// takes this back) and the weight w · step(q_h) · step(448); padded heads are zero.
 struct IndexQueryInt8 {
   const std::int8_t* packed;
   const std::int32_t* offsets;
@@ -66,11 +72,13 @@ struct IndexKeysPrefetch {
   std::size_t scale_lines = 0;
 };
 
-using IndexScoresInt8Fn = void (*)(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
+// Scores of n keys stored contiguously (dim int8 values each, from index_key_codes_to_int8, and
+// one scale each).
+using IndexScoresInt8Fn = void (*)(const IndexQueryInt8& query, const std::int8_t* keys, const float* key_scales, std::size_t n,
                                    float* scores, IndexKeysPrefetch prefetch);
 
 // (the prefetch is a hint the reference leaves aside)
-void index_scores_int8_scalar(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n,
+void index_scores_int8_scalar(const IndexQueryInt8& query, const std::int8_t* keys, const float* key_scales, std::size_t n,
                               float* scores, IndexKeysPrefetch prefetch);
 IndexScoresInt8Fn index_scores_int8_avx512();  // nullptr without AVX512-VNNI, -VBMI, -BW, -VL
 // The same bits with the products on AMX tiles; nullptr without AMX-INT8 (or the kernel's
@@ -85,10 +93,10 @@ IndexScoresInt8Fn best_index_scores_int8();
 // run and the CPU has AVX512-VNNI and -VBMI; Int8 whenever bf16 is asked for).
 IndexScoresInt8Fn index_scores_int8_for(Precision precision, IndexerProducts products, std::int64_t dim);
 
-// Keys side by side in one block of the paged cache: n keys' codes and scales, where their
+// Keys side by side in one block of the paged cache: n keys' int8 values and scales, where their
 // scores go, and what to request while they are scored.
 struct IndexKeyRun {
-  const std::uint8_t* codes;
+  const std::int8_t* keys;
   const float* scales;
   std::size_t n;
   float* scores;

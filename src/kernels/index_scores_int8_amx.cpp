@@ -1,16 +1,19 @@
-// AMX path of index_scores_int8.h: the int8 products on AMX tiles (TDPBUSD: 16 keys x 64
-// values by 64 values x 16 heads per instruction, exact int32 sums), the rest as the AVX-512
-// kernel, so the scores are the scalar reference's bits. This file is compiled with -mamx-tile
-// -mamx-int8 (as the other *_amx.cpp) and is only called after index_scores_int8_amx()'s CPU
-// and kernel-permission checks (cpu_features.h).
+// AMX path of index_scores_int8.h: the int8 products on AMX tiles (TDPBSSD: 16 keys x 64
+// values by 64 values x 16 heads per instruction, exact int32 sums), so the scores are the
+// scalar reference's bits. This file is compiled with -mamx-tile -mamx-int8 (as the other
+// *_amx.cpp) and is only called after index_scores_int8_amx()'s CPU and kernel-permission checks
+// (cpu_features.h).
 //
-// A holds 16 keys' unsigned values (int8 + 128, key_to_unsigned's rows), B a step of the packed
-// query ([dim / 4][padded_heads][4] is AMX's four-byte-interleaved B layout), C the keys' sums
-// for 16 heads, row j being key j with head h in lane h % 16, as the AVX-512 kernel's lanes.
+// A holds 16 keys' int8 values, loaded straight from the cache (their rows lie dim bytes apart);
+// B a step of the packed query ([dim / 4][padded_heads][4] is AMX's four-byte-interleaved B
+// layout); C the keys' sums for 16 heads, row j being key j with head h in lane h % 16, as the
+// reference's lanes. Both operands are signed, so the sums need no offset (the query's offsets
+// serve the AVX-512 kernel's unsigned keys).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/amx_tile_config.h"
 #include "kernels/cpu_features.h"
@@ -21,8 +24,8 @@
 namespace dsv32 {
 namespace {
 
-constexpr std::size_t kKeys = 16;       // keys per tile (A's and C's rows)
-constexpr std::size_t kStepValues = 64;  // key values one TDPBUSD consumes (64 bytes of a row)
+constexpr std::size_t kKeys = 16;        // keys per tile (A's and C's rows)
+constexpr std::size_t kStepValues = 64;  // key values one TDPBSSD consumes (64 bytes of a row)
 
 // Tile registers (GCC's intrinsics take them as literal numbers): 0 the keys, 1 and 2 query
 // steps (loaded in turn), 4 to 7 the sums of heads 0-15 .. 48-63 of a chunk of 64.
@@ -33,9 +36,9 @@ constexpr AmxTileConfig make_config() {
 }
 constexpr AmxTileConfig kConfig = make_config();
 
-// One chunk of 64 heads against 16 keys (rows of `keys`, kIndexMaxDim bytes apart): the four
+// One chunk of 64 heads against 16 keys (rows of `keys`, key_stride bytes apart): the four
 // groups' sums into sums[g][key][16].
-void chunk_sums(const std::uint8_t* keys, const std::int8_t* query_chunk, std::size_t dim, std::size_t heads,
+void chunk_sums(const std::int8_t* keys, std::size_t key_stride, const std::int8_t* query_chunk, std::size_t dim, std::size_t heads,
                 std::int32_t (&sums)[4][kKeys * 16]) {
   _tile_zero(4);
   _tile_zero(5);
@@ -44,15 +47,15 @@ void chunk_sums(const std::uint8_t* keys, const std::int8_t* query_chunk, std::s
   const std::size_t query_stride = heads * 4;  // bytes from one quad of the query to the next
   for (std::size_t d = 0; d < dim; d += kStepValues) {
     const std::int8_t* step = query_chunk + (d / 4) * query_stride;
-    _tile_loadd(0, keys + d, kIndexMaxDim);
+    _tile_loadd(0, keys + d, key_stride);
     _tile_loadd(1, step, query_stride);
-    _tile_dpbusd(4, 0, 1);
+    _tile_dpbssd(4, 0, 1);
     _tile_loadd(2, step + 64, query_stride);
-    _tile_dpbusd(5, 0, 2);
+    _tile_dpbssd(5, 0, 2);
     _tile_loadd(1, step + 128, query_stride);
-    _tile_dpbusd(6, 0, 1);
+    _tile_dpbssd(6, 0, 1);
     _tile_loadd(2, step + 192, query_stride);
-    _tile_dpbusd(7, 0, 2);
+    _tile_dpbssd(7, 0, 2);
   }
   _tile_stored(4, sums[0], 64);
   _tile_stored(5, sums[1], 64);
@@ -60,54 +63,57 @@ void chunk_sums(const std::uint8_t* keys, const std::int8_t* query_chunk, std::s
   _tile_stored(7, sums[3], 64);
 }
 
-// n keys scored with the configuration loaded and the key grid's table in registers.
-void scores_configured(const IndexQueryInt8& query, const __m512i (&table)[2], const std::uint8_t* key_codes, const float* key_scales,
-                       std::size_t n, float* out, IndexKeysPrefetch prefetch) {
+// n keys scored with the configuration loaded. Whole groups of 16 are read where they lie; a
+// last partial group is copied first (its last key repeated), as the rows after it may be
+// another section's or past the cache's end.
+void scores_configured(const IndexQueryInt8& query, const std::int8_t* key_values, const float* key_scales, std::size_t n, float* out,
+                       IndexKeysPrefetch prefetch) {
   const std::size_t dim = query.dim, heads = query.padded_heads;
-  alignas(64) std::uint8_t keys[kKeys][kIndexMaxDim];
+  alignas(64) std::int8_t partial[kKeys][kIndexMaxDim];
   alignas(64) std::int32_t sums[4][kKeys * 16];
   GroupPrefetch ahead(prefetch, (n + kKeys - 1) / kKeys);
   for (std::size_t j0 = 0; j0 < n; j0 += kKeys) {
     ahead.group();
     const std::size_t m = std::min(kKeys, n - j0);
-    for (std::size_t j = 0; j < kKeys; ++j) key_to_unsigned(key_codes + (j0 + std::min(j, m - 1)) * dim, dim, table, keys[j]);
-    amx_buffers_written();
+    const std::int8_t* keys = key_values + j0 * dim;
+    std::size_t key_stride = dim;
+    if (m < kKeys) {
+      for (std::size_t j = 0; j < kKeys; ++j) std::memcpy(partial[j], key_values + (j0 + std::min(j, m - 1)) * dim, dim);
+      amx_buffers_written();
+      keys = partial[0];
+      key_stride = kIndexMaxDim;
+    }
+    // The next group's keys into L1 while this one is scored: tile loads from L2 stall.
+    if (j0 + 2 * kKeys <= n) {
+      const std::int8_t* next = key_values + (j0 + kKeys) * dim;
+      for (std::size_t line = 0; line < kKeys * dim; line += 64) _mm_prefetch(reinterpret_cast<const char*>(next + line), _MM_HINT_T0);
+    }
     __m512 lanes[kKeys];
     for (std::size_t chunk = 0; chunk < heads; chunk += kIndexHeadChunk) {
-      chunk_sums(keys[0], query.packed + chunk * 4, dim, heads, sums);
+      chunk_sums(keys, key_stride, query.packed + chunk * 4, dim, heads, sums);
       for (int g = 0; g < 4; ++g) {  // heads in order, as the reference sums them
-        const __m512i offset = _mm512_loadu_si512(query.offsets + chunk + 16 * g);
         const __m512 weight = _mm512_loadu_ps(query.weights + chunk + 16 * g);
         for (std::size_t j = 0; j < kKeys; ++j) {
-          lanes[j] = add_head_terms(lanes[j], _mm512_load_si512(sums[g] + j * 16), offset, weight, chunk == 0 && g == 0);
+          lanes[j] = add_relu_terms(lanes[j], _mm512_load_si512(sums[g] + j * 16), weight, chunk == 0 && g == 0);
         }
       }
     }
-    for (std::size_t j = 0; j < m; ++j) out[j0 + j] = tree_sum(lanes[j]) * key_scales[j0 + j];
+    const __mmask16 valid = static_cast<__mmask16>((1u << m) - 1);
+    const __m512 scales = _mm512_maskz_loadu_ps(valid, key_scales + j0);
+    _mm512_mask_storeu_ps(out + j0, valid, _mm512_mul_ps(tree_sums(lanes), scales));
   }
 }
 
-// The keys' grid (key_to_unsigned's table) in registers.
-struct KeyGridTable {
-  __m512i halves[2];
-};
-KeyGridTable key_grid_table() {
-  const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
-  return {{_mm512_loadu_si512(grid.magnitudes), _mm512_loadu_si512(grid.magnitudes + 64)}};
-}
-
-void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n, float* out,
+void scores(const IndexQueryInt8& query, const std::int8_t* key_values, const float* key_scales, std::size_t n, float* out,
             IndexKeysPrefetch prefetch) {
-  const KeyGridTable grid = key_grid_table();
   _tile_loadconfig(&kConfig);
-  scores_configured(query, grid.halves, key_codes, key_scales, n, out, prefetch);
+  scores_configured(query, key_values, key_scales, n, out, prefetch);
   _tile_release();
 }
 
 void scores_runs(const IndexQueryInt8& query, std::span<const IndexKeyRun> runs) {
-  const KeyGridTable grid = key_grid_table();
   _tile_loadconfig(&kConfig);
-  for (const IndexKeyRun& run : runs) scores_configured(query, grid.halves, run.codes, run.scales, run.n, run.scores, run.prefetch);
+  for (const IndexKeyRun& run : runs) scores_configured(query, run.keys, run.scales, run.n, run.scores, run.prefetch);
   _tile_release();
 }
 

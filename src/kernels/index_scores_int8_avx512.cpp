@@ -21,17 +21,15 @@ constexpr int kKeys = 4;  // keys scored together: 16 accumulators for one chunk
   DSV32_DOT_BYTES("q0", "k0", "a0") DSV32_DOT_BYTES("q1", "k0", "a1") DSV32_DOT_BYTES("q2", "k0", "a2") DSV32_DOT_BYTES("q3", "k0", "a3") \
   DSV32_DOT_BYTES("q0", "k1", "b0") DSV32_DOT_BYTES("q1", "k1", "b1") DSV32_DOT_BYTES("q2", "k1", "b2") DSV32_DOT_BYTES("q3", "k1", "b3")
 
-void scores(const IndexQueryInt8& query, const std::uint8_t* key_codes, const float* key_scales, std::size_t n, float* out,
+void scores(const IndexQueryInt8& query, const std::int8_t* key_values, const float* key_scales, std::size_t n, float* out,
             IndexKeysPrefetch prefetch) {
-  const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
-  const __m512i table[2] = {_mm512_loadu_si512(grid.magnitudes), _mm512_loadu_si512(grid.magnitudes + 64)};
   const std::size_t dim = query.dim, heads = query.padded_heads, quads = dim / 4;
   alignas(64) std::uint8_t keys[kKeys][kIndexMaxDim];
   GroupPrefetch ahead(prefetch, (n + kKeys - 1) / kKeys);
   for (std::size_t j0 = 0; j0 < n; j0 += kKeys) {
     ahead.group();
     const std::size_t m = std::min<std::size_t>(kKeys, n - j0);
-    for (std::size_t j = 0; j < kKeys; ++j) key_to_unsigned(key_codes + (j0 + std::min(j, m - 1)) * dim, dim, table, keys[j]);
+    for (std::size_t j = 0; j < kKeys; ++j) key_to_unsigned(key_values + (j0 + std::min(j, m - 1)) * dim, dim, keys[j]);
     __m512 lanes[kKeys];
     for (std::size_t chunk = 0; chunk < heads; chunk += kIndexHeadChunk) {
       __m512i acc[kKeys][4];

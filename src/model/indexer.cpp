@@ -56,6 +56,10 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   }
   float* k = grow(ws_.index_k, T * Di);
   linear(ctx_, w.wk, {normed, T, D}, {k, T, Di});
+  // Runs of keys to the int8 kernel, or nullptr where the scores are exact; the int8 kernels
+  // read the keys as int8 values, which the cache then holds in place of their FP8 codes.
+  const IndexScoresInt8RunsFn score_int8_runs = index_scores_int8_runs_for(ctx_.precision(), ctx_.indexer_products(), Di);
+  const bool int8 = score_int8_runs != nullptr;
   std::uint8_t* q_codes = grow(ws_.index_q_codes, S * Hi * Di);
   float* q_scales = grow(ws_.index_q_scales, S * Hi);
 
@@ -92,6 +96,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
       hadamard_rotate(kt, static_cast<std::size_t>(Di), work);
       const KvSlot slot = rows[t].cache->slot(layer, rows[t].position);
       act_quant_ue8m0(kt, static_cast<std::size_t>(Di), slot.index_codes, slot.index_scale);
+      if (int8) index_key_codes_to_int8(slot.index_codes, static_cast<std::size_t>(Di));
     }
   });
 
@@ -99,9 +104,6 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   // one query are split across the threads (a decoded token has one query and many keys), in
   // runs that lie side by side in a cache block.
   const std::int64_t padded_heads = index_padded_heads(Hi);
-  // Runs of keys to the int8 kernel, or nullptr where the scores are exact.
-  const IndexScoresInt8RunsFn score_int8_runs = index_scores_int8_runs_for(ctx_.precision(), ctx_.indexer_products(), Di);
-  const bool int8 = score_int8_runs != nullptr;
   // The query packed for whichever kernel scores (kernels/index_scores.h or index_scores_int8.h).
   std::uint16_t* packed_q = !int8 ? grow(ws_.index_q_packed, padded_heads * Di) : nullptr;
   std::int8_t* packed_q_int8 = int8 ? grow(ws_.index_q_int8, padded_heads * Di) : nullptr;
@@ -148,7 +150,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
           }
         }
         if (int8) {
-          runs[pending++] = {slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0, next};
+          runs[pending++] = {reinterpret_cast<const std::int8_t*>(slot.index_codes), slot.index_scale, static_cast<std::size_t>(run), scores + s0, next};
           if (pending == kRunsPerCall) flush();
         } else {
           score_exact(query, slot.index_codes, slot.index_scale, static_cast<std::size_t>(run), scores + s0);

@@ -1,7 +1,8 @@
 #pragma once
 // The per-token caches of every layer, in fixed-size paged blocks: the MLA latent (FP8 e4m3
 // codes + one power-of-two scale per 128 channels, exactly as the reference rounds it), the
-// shared rope key (float32), and the indexer's FP8 key with its scale. A sequence owns a list
+// shared rope key (float32), and the indexer's FP8 key with its scale (the key as int8 values
+// where the bf16 mode scores it in int8). A sequence owns a list
 // of blocks; the pool is one anonymous mapping, so untouched blocks cost no memory.
 #include <cstddef>
 #include <cstdint>
@@ -31,7 +32,7 @@ struct KvSlot {
   std::uint8_t* latent_codes;  // [latent_dim]
   float* latent_scales;        // [latent_dim / 128]
   float* rope_key;             // [rope_dim]
-  std::uint8_t* index_codes;   // [index_dim]
+  std::uint8_t* index_codes;   // [index_dim]: FP8 codes, or their int8 values where the indexer scores in int8 (index_scores_int8.h)
   float* index_scale;          // [1]
 };
 

@@ -42,6 +42,21 @@ TEST(IndexScoresInt8Test, GridRoundsEachValueToTheNearestStep) {
   EXPECT_EQ(largest_magnitude_code(codes, 4), 0x70);  // the sign bit does not count
 }
 
+// The cached keys' values: every code's signed value on the keys' grid of 448.
+TEST(IndexScoresInt8Test, KeyCodesMapOntoTheKeysGrid) {
+  std::vector<std::uint8_t> values(256);
+  for (int code = 0; code < 256; ++code) values[static_cast<std::size_t>(code)] = static_cast<std::uint8_t>(code);
+  index_key_codes_to_int8(values.data(), values.size());
+  const IndexInt8Grid& grid = index_int8_grid(kIndexKeyGridCode);
+  for (int code = 0; code < 256; ++code) {
+    const auto value = static_cast<std::int8_t>(values[static_cast<std::size_t>(code)]);
+    EXPECT_EQ(value, grid.value(static_cast<std::uint8_t>(code))) << "code " << code;
+    EXPECT_NEAR(value * grid.step, code == 0x7F || code == 0xFF ? (code == 0x7F ? 448.0 : -448.0) : e4m3_to_f32(static_cast<std::uint8_t>(code)),
+                grid.step / 2 + 1e-4)
+        << "code " << code;
+  }
+}
+
 struct Scenario {
   std::int64_t heads, dim, keys;
   std::vector<std::uint8_t> q_codes, key_codes;
@@ -83,6 +98,13 @@ Scenario make_scenario(std::int64_t heads, std::int64_t dim, std::int64_t keys, 
   return s;
 }
 
+// The scenario's keys as the int8 mode caches them.
+std::vector<std::int8_t> int8_keys(const Scenario& s) {
+  std::vector<std::uint8_t> values = s.key_codes;
+  index_key_codes_to_int8(values.data(), values.size());
+  return {values.begin(), values.end()};
+}
+
 std::vector<float> run_int8(IndexScoresInt8Fn fn, const Scenario& s, IndexKeysPrefetch prefetch = {}) {
   const std::int64_t padded = index_padded_heads(s.heads);
   std::vector<std::int8_t> packed(static_cast<std::size_t>(padded * s.dim));
@@ -90,7 +112,8 @@ std::vector<float> run_int8(IndexScoresInt8Fn fn, const Scenario& s, IndexKeysPr
   std::vector<float> weights(static_cast<std::size_t>(padded)), scores(static_cast<std::size_t>(s.keys), -1.0f);
   pack_index_query_int8(s.q_codes.data(), s.weights.data(), s.heads, s.dim, packed.data(), offsets.data(), weights.data());
   const IndexQueryInt8 query{packed.data(), offsets.data(), weights.data(), static_cast<std::size_t>(s.dim), static_cast<std::size_t>(padded)};
-  fn(query, s.key_codes.data(), s.key_scales.data(), static_cast<std::size_t>(s.keys), scores.data(), prefetch);
+  const std::vector<std::int8_t> keys = int8_keys(s);
+  fn(query, keys.data(), s.key_scales.data(), static_cast<std::size_t>(s.keys), scores.data(), prefetch);
   return scores;
 }
 
@@ -163,6 +186,7 @@ TEST(IndexScoresInt8Test, RunsMatchOneCallPerRun) {
   std::vector<float> weights(static_cast<std::size_t>(padded));
   pack_index_query_int8(s.q_codes.data(), s.weights.data(), s.heads, s.dim, packed.data(), offsets.data(), weights.data());
   const IndexQueryInt8 query{packed.data(), offsets.data(), weights.data(), static_cast<std::size_t>(s.dim), static_cast<std::size_t>(padded)};
+  const std::vector<std::int8_t> keys = int8_keys(s);
   const std::size_t bounds[] = {0, 1, 10, 64, 100, 300};
   for (const IndexerProducts products : {IndexerProducts::Int8, IndexerProducts::Auto}) {
     const IndexScoresInt8Fn one = index_scores_int8_for(Precision::BF16, products, s.dim);
@@ -176,9 +200,9 @@ TEST(IndexScoresInt8Test, RunsMatchOneCallPerRun) {
     std::vector<IndexKeyRun> runs;
     for (std::size_t r = 0; r + 1 < std::size(bounds); ++r) {
       const std::size_t first = bounds[r], n = bounds[r + 1] - first;
-      const std::uint8_t* codes = s.key_codes.data() + first * static_cast<std::size_t>(s.dim);
-      runs.push_back({codes, s.key_scales.data() + first, n, ours.data() + first, {}});
-      one(query, codes, s.key_scales.data() + first, n, expected.data() + first, {});
+      const std::int8_t* run_keys = keys.data() + first * static_cast<std::size_t>(s.dim);
+      runs.push_back({run_keys, s.key_scales.data() + first, n, ours.data() + first, {}});
+      one(query, run_keys, s.key_scales.data() + first, n, expected.data() + first, {});
     }
     runs_fn(query, runs);
     for (std::size_t j = 0; j < ours.size(); ++j) EXPECT_EQ(ours[j], expected[j]) << "key " << j;
