@@ -72,18 +72,24 @@ struct Engine::Impl {
   EngineMetrics metrics;
   std::thread thread;
 
+  // The context with the run's precision, set before the model and its cache are made (the
+  // cache's format follows it: Model::kv_layout).
+  static ComputeContext& configured(ComputeContext& ctx, const EngineOptions& opts) {
+    ctx.set_precision(opts.precision);
+    ctx.set_indexer_products(opts.indexer_products);
+    return ctx;
+  }
+
   explicit Impl(const EngineOptions& opts)
       : options(opts),
         ctx(opts.threads, best_vector_ops(), opts.numa),
         checkpoint(opts.model_dir),
-        model(checkpoint, ctx),
+        model(checkpoint, configured(ctx, opts)),
         tokenizer(opts.tokenizer ? *opts.tokenizer : find_tokenizer(opts.model_dir)),
         pool(model.kv_layout(opts.kv_block_tokens), kv_blocks(opts)),
         max_context(std::min(model.config().max_position_embeddings, pool.num_blocks() * opts.kv_block_tokens)),
         scheduler(model, tokenizer, pool,
                   SchedulerLimits{.max_batch_tokens = opts.max_batch_tokens, .max_running = opts.max_running, .max_context = max_context}) {
-    ctx.set_precision(opts.precision);
-    ctx.set_indexer_products(opts.indexer_products);
     // Several NUMA nodes: read the weights now, interleaved over them, rather than on first use
     // by whichever thread (one node would then hold them all).
     if (ctx.numa_spread()) checkpoint.prefault(false, &ctx.numa_topology());

@@ -30,8 +30,9 @@ enum class LargeProducts : std::uint8_t { Auto, Tile, Onednn };
 
 // How the bf16 mode scores the indexer's keys: with int8 products (kernels/index_scores_int8.h:
 // twice vdpbf16ps's rate with AVX512-VNNI, scores 1.2 % rms from the exact ones) where the bf16
-// products run and the CPU has VNNI and VBMI (Auto), always (Int8; the scalar reference without
-// them), or with the exact FP8 products (Exact). The f32 mode always scores exactly.
+// products run and the CPU has VNNI (Auto), always (Int8; the scalar reference without it), or
+// with the exact FP8 products (Exact). The f32 mode always scores exactly. Where int8 scores,
+// the cache holds the keys as int8 values (KvLayout::index_keys_int8).
 enum class IndexerProducts : std::uint8_t { Auto, Exact, Int8 };
 
 // NUMA placement (util/numa.h): on a machine with several memory nodes, Auto spreads the

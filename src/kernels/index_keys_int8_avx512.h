@@ -1,8 +1,8 @@
 #pragma once
 // What the int8 indexer kernels (index_scores_int8_avx512.cpp, index_scores_int8_amx.cpp) share,
-// for files compiled with -mavx512vbmi and entered only after their CPU checks: the keys on
-// their int8 grid, a group of heads' terms added to a key's lanes, and the next run's lines
-// requested over the groups of keys.
+// for files compiled with -mavx512bw and entered only after their CPU checks: the keys made
+// unsigned (vpdpbusd's operand), a group of heads' terms added to a key's lanes, and the next
+// run's lines requested over the groups of keys.
 #include <immintrin.h>
 
 #include <algorithm>

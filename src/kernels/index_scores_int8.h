@@ -63,7 +63,7 @@ void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weight
                            std::int8_t* packed, std::int32_t* offsets, float* weights);
 
 // Memory a call requests into L2 while it scores, a few lines per group of keys: the next run's
-// key codes and scales (64-byte lines from each begin). Asked for at once when a run started,
+// keys (their int8 values) and scales (64-byte lines from each begin). Asked for at once when a run started,
 // they filled the core's miss queue and held up the run's first products.
 struct IndexKeysPrefetch {
   const void* codes = nullptr;
@@ -80,7 +80,7 @@ using IndexScoresInt8Fn = void (*)(const IndexQueryInt8& query, const std::int8_
 // (the prefetch is a hint the reference leaves aside)
 void index_scores_int8_scalar(const IndexQueryInt8& query, const std::int8_t* keys, const float* key_scales, std::size_t n,
                               float* scores, IndexKeysPrefetch prefetch);
-IndexScoresInt8Fn index_scores_int8_avx512();  // nullptr without AVX512-VNNI, -VBMI, -BW, -VL
+IndexScoresInt8Fn index_scores_int8_avx512();  // nullptr without AVX512-VNNI, -BW, -DQ, -VL
 // The same bits with the products on AMX tiles; nullptr without AMX-INT8 (or the kernel's
 // permission) beside the AVX-512 kernel's needs.
 IndexScoresInt8Fn index_scores_int8_amx();
@@ -90,7 +90,7 @@ IndexScoresInt8Fn best_index_scores_int8();
 
 // The int8 kernel a run in this mode uses for index heads of `dim`, or nullptr where it scores
 // exactly (compute_context.h's IndexerProducts: Auto takes int8 where the bf16 mode's products
-// run and the CPU has AVX512-VNNI and -VBMI; Int8 whenever bf16 is asked for).
+// run (AVX512-BF16 and -VBMI) and the CPU has AVX512-VNNI; Int8 whenever bf16 is asked for).
 IndexScoresInt8Fn index_scores_int8_for(Precision precision, IndexerProducts products, std::int64_t dim);
 
 // Keys side by side in one block of the paged cache: n keys' int8 values and scales, where their

@@ -1,5 +1,6 @@
-// AVX512-VNNI path of index_scores_int8.h; this file alone is compiled with -mavx512vnni and
-// -mavx512vbmi and is only called after the CPU check below.
+// AVX512-VNNI path of index_scores_int8.h; this file alone is compiled with -mavx512vnni and is
+// only called after the CPU check below. vpdpbusd multiplies unsigned by signed bytes: the keys
+// go in plus 128, and the query's offsets take that back.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -73,10 +74,10 @@ void scores(const IndexQueryInt8& query, const std::int8_t* key_values, const fl
   }
 }
 
-bool cpu_has_avx512_vnni_vbmi() {
+bool cpu_has_avx512_vnni() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 
 #undef DSV32_DOT_BYTES_TWO_KEYS
@@ -84,6 +85,6 @@ bool cpu_has_avx512_vnni_vbmi() {
 
 }  // namespace
 
-IndexScoresInt8Fn index_scores_int8_avx512() { return cpu_has_avx512_vnni_vbmi() ? &scores : nullptr; }
+IndexScoresInt8Fn index_scores_int8_avx512() { return cpu_has_avx512_vnni() ? &scores : nullptr; }
 
 }  // namespace dsv32

@@ -4,6 +4,8 @@
 #include <immintrin.h>
 
 namespace dsv32 {
+// File-local in each including file: they are compiled with different -m flags (ODR).
+namespace {
 
 inline float tree_sum(__m512 lanes) {
   const __m256 eight = _mm256_add_ps(_mm512_castps512_ps256(lanes), _mm512_extractf32x8_ps(lanes, 1));
@@ -13,8 +15,8 @@ inline float tree_sum(__m512 lanes) {
 }
 
 // tree_sum of 16 registers at once, sum i in lane i: the same additions (each lane's halves
-// of 8, 4, 2, 1), done on pairs of registers side by side, 45 shuffles and adds where 16
-// tree_sums take 112 instructions.
+// of 8, 4, 2, 1), done on pairs of registers side by side, 46 shuffles, adds and a permute
+// where 16 tree_sums take 112 instructions.
 inline __m512 tree_sums(const __m512 (&lanes)[16]) {
   __m512 eights[8], fours[4], twos[2];
   for (int p = 0; p < 8; ++p) {  // register 2p's eight sums in lanes 0-7, register 2p + 1's in 8-15
@@ -36,4 +38,5 @@ inline __m512 tree_sums(const __m512 (&lanes)[16]) {
   return _mm512_permutexvar_ps(order, sums);
 }
 
+}  // namespace
 }  // namespace dsv32

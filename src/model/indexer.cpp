@@ -1,5 +1,6 @@
 // DeepSeek Sparse Attention's lightning indexer (README §5.5): FP8 queries per index head and
-// one FP8 key per token (cached), scored as s_k · Σ_h w_h · relu(Q_h · K); each query keeps
+// one FP8 key per token (cached as FP8 codes, or as int8 values where the scores take int8
+// products: kernels/index_scores_int8.h), scored as s_k · Σ_h w_h · relu(Q_h · K); each query keeps
 // the index_topk best causal keys (all of them while there are no more than that).
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include "kernels/number_formats.h"
 #include "kernels/top_k.h"
 #include "model/model.h"
+#include "util/error.h"
 
 namespace dsv32 {
 namespace {
@@ -60,6 +62,12 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   // read the keys as int8 values, which the cache then holds in place of their FP8 codes.
   const IndexScoresInt8RunsFn score_int8_runs = index_scores_int8_runs_for(ctx_.precision(), ctx_.indexer_products(), Di);
   const bool int8 = score_int8_runs != nullptr;
+  for (const TokenRow& row : rows) {
+    if (row.cache->layout().index_keys_int8 != int8) {
+      fail("indexer: the KV cache holds its keys as {}, but this run scores {} (make the cache with Model::kv_layout after setting the precision)",
+           row.cache->layout().index_keys_int8 ? "int8 values" : "FP8 codes", int8 ? "int8 values" : "FP8 codes");
+    }
+  }
   std::uint8_t* q_codes = grow(ws_.index_q_codes, S * Hi * Di);
   float* q_scales = grow(ws_.index_q_scales, S * Hi);
 

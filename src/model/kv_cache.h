@@ -19,6 +19,9 @@ struct KvLayout {
   std::int64_t rope_dim = 0;     // qk_rope_head_dim
   std::int64_t index_dim = 0;    // index_head_dim, 0 without an indexer
   std::int64_t block_tokens = 64;
+  // The indexer keys as their int8 values (kernels/index_scores_int8.h), not as FP8 codes: the
+  // format of the runs that fill and read the cache (Model::kv_layout).
+  bool index_keys_int8 = false;
   // Byte offsets of each section inside one layer's part of a block.
   std::size_t latent_codes = 0, latent_scales = 0, rope_keys = 0, index_codes = 0, index_scales = 0;
   std::size_t layer_bytes = 0, block_bytes = 0;
@@ -86,13 +89,14 @@ class SequenceCache {
   void set_length(std::int64_t length) { length_ = length; }
 
   KvSlot slot(std::int64_t layer, std::int64_t position) const;
+  const KvLayout& layout() const { return pool_->layout(); }
   // Positions stored side by side in one block: slot(layer, p) for p in a run of these, aligned
   // to it, are consecutive entries of each section.
   std::int64_t block_tokens() const { return pool_->layout().block_tokens; }
   // Asks the CPU for the attention entries (latent, scales, rope key) of one position ahead of
   // their use: the keys an indexer selects are scattered, which the prefetchers cannot guess.
   void prefetch_attention_entries(std::int64_t layer, std::int64_t position) const;
-  // Asks for the indexer keys (codes and scales) of positions [position, position + count), which
+  // Asks for the indexer keys (codes or int8 values, and scales) of positions [position, position + count), which
   // lie in one cache block, into L2: each block's run starts over the hardware prefetcher.
   void prefetch_index_keys(std::int64_t layer, std::int64_t position, std::int64_t count) const;
   // The same lines, for the int8 scoring kernel to request spread over its work.

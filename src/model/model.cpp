@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/gemv_bf16.h"
+#include "kernels/index_scores_int8.h"
 #include "kernels/linear.h"
 #include "kernels/norm.h"
 #include "util/error.h"
@@ -36,6 +37,13 @@ Model::Model(const Checkpoint& checkpoint, ComputeContext& ctx)
     });
   }
   final_norm_ = to_f32(weights_.norm, ops);
+}
+
+KvLayout Model::kv_layout(std::int64_t block_tokens) const {
+  KvLayout layout = KvLayout::for_model(config_, block_tokens);
+  layout.index_keys_int8 =
+      config_.has_indexer && index_scores_int8_runs_for(ctx_.precision(), ctx_.indexer_products(), config_.index_head_dim) != nullptr;
+  return layout;
 }
 
 void Model::scan_fp8_codes() {

@@ -29,7 +29,9 @@ class Model {
   const ModelConfig& config() const { return config_; }
   ComputeContext& context() { return ctx_; }  // its threads also serve the engine's sampling
   const ModelWeights& weights() const { return weights_; }
-  KvLayout kv_layout(std::int64_t block_tokens = 64) const { return KvLayout::for_model(config_, block_tokens); }
+  // The cache this model's runs read: its indexer keys in the format the context's precision
+  // scores them in (set the precision first).
+  KvLayout kv_layout(std::int64_t block_tokens = 64) const;
 
   // Runs the steps as one batch, appending their tokens to their caches. Returns the logits,
   // [rows, vocab]: per step, one row per token if all_logits, else one row for its last token.

@@ -3,6 +3,8 @@
 // int8 scores and their top-k come to the exact FP8 ones on FP8-quantised Gaussian queries and
 // keys (the indexer's inputs are Hadamard-rotated, so near Gaussian).
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -105,15 +107,28 @@ std::vector<std::int8_t> int8_keys(const Scenario& s) {
   return {values.begin(), values.end()};
 }
 
+// The scenario's query packed for the int8 kernels.
+class PackedQuery {
+ public:
+  explicit PackedQuery(const Scenario& s)
+      : padded_(static_cast<std::size_t>(index_padded_heads(s.heads))), dim_(static_cast<std::size_t>(s.dim)), packed_(padded_ * dim_),
+        offsets_(padded_), weights_(padded_) {
+    pack_index_query_int8(s.q_codes.data(), s.weights.data(), s.heads, s.dim, packed_.data(), offsets_.data(), weights_.data());
+  }
+  IndexQueryInt8 query() const { return {packed_.data(), offsets_.data(), weights_.data(), dim_, padded_}; }
+
+ private:
+  std::size_t padded_, dim_;
+  std::vector<std::int8_t> packed_;
+  std::vector<std::int32_t> offsets_;
+  std::vector<float> weights_;
+};
+
 std::vector<float> run_int8(IndexScoresInt8Fn fn, const Scenario& s, IndexKeysPrefetch prefetch = {}) {
-  const std::int64_t padded = index_padded_heads(s.heads);
-  std::vector<std::int8_t> packed(static_cast<std::size_t>(padded * s.dim));
-  std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded));
-  std::vector<float> weights(static_cast<std::size_t>(padded)), scores(static_cast<std::size_t>(s.keys), -1.0f);
-  pack_index_query_int8(s.q_codes.data(), s.weights.data(), s.heads, s.dim, packed.data(), offsets.data(), weights.data());
-  const IndexQueryInt8 query{packed.data(), offsets.data(), weights.data(), static_cast<std::size_t>(s.dim), static_cast<std::size_t>(padded)};
+  const PackedQuery packed(s);
+  std::vector<float> scores(static_cast<std::size_t>(s.keys), -1.0f);
   const std::vector<std::int8_t> keys = int8_keys(s);
-  fn(query, keys.data(), s.key_scales.data(), static_cast<std::size_t>(s.keys), scores.data(), prefetch);
+  fn(packed.query(), keys.data(), s.key_scales.data(), static_cast<std::size_t>(s.keys), scores.data(), prefetch);
   return scores;
 }
 
@@ -148,7 +163,10 @@ TEST(IndexScoresInt8Test, ReferenceComputesTheFormula) {
 }
 
 void expect_matches_reference_bitwise(IndexScoresInt8Fn fast) {
-  for (const auto& [heads, dim, keys] : {std::tuple{64, 128, 131}, std::tuple{4, 64, 3}, std::tuple{130, 64, 9}, std::tuple{8, 128, 5}}) {
+  // (whole groups of 16 and none over: 64, 48 and 32 keys, the last where the next group's
+  // request ends on the last key)
+  for (const auto& [heads, dim, keys] : {std::tuple{64, 128, 131}, std::tuple{4, 64, 3}, std::tuple{130, 64, 9}, std::tuple{8, 128, 5},
+                                         std::tuple{64, 128, 64}, std::tuple{4, 64, 48}, std::tuple{130, 128, 32}}) {
     Scenario s = make_scenario(heads, dim, keys, 2);
     s.key_codes[0] = 0x7E;  // the extremes of the grids
     s.key_codes[1] = 0xFE;
@@ -156,7 +174,7 @@ void expect_matches_reference_bitwise(IndexScoresInt8Fn fast) {
     std::fill_n(s.key_codes.begin() + dim, dim, std::uint8_t{0});  // a zero key
     const auto ours = run_int8(fast, s), reference = run_int8(index_scores_int8_scalar, s);
     for (std::int64_t j = 0; j < keys; ++j) EXPECT_EQ(ours[j], reference[j]) << "heads " << heads << " dim " << dim << " key " << j;
-    // Requesting lines (here the keys' own, and one line past them) changes no result.
+    // Requesting lines (here those of the keys' FP8 codes, and one line past them) changes no result.
     const IndexKeysPrefetch prefetch{s.key_codes.data(), s.key_codes.size() / 64 + 1, s.key_scales.data(), s.key_scales.size() * 4 / 64 + 1};
     EXPECT_EQ(run_int8(fast, s, prefetch), ours) << "heads " << heads << " dim " << dim;
   }
@@ -168,11 +186,40 @@ TEST(IndexScoresInt8Test, Avx512MatchesReferenceBitwise) {
   expect_matches_reference_bitwise(fast);
 }
 
-// AMX sums each head exactly as vpdpbusd does, and the rest is the AVX-512 kernel's: same bits.
+// AMX sums each head exactly (signed by signed, where vpdpbusd takes the keys plus 128 and the
+// query's offsets take that back), and sums the lanes in the same tree: same bits.
 TEST(IndexScoresInt8Test, AmxMatchesReferenceBitwise) {
   const IndexScoresInt8Fn amx = index_scores_int8_amx();
   if (amx == nullptr) GTEST_SKIP() << "no AMX-INT8 on this CPU (or the kernel refused its tiles)";
   expect_matches_reference_bitwise(amx);
+}
+
+// Keys that end where readable memory ends (a page without access right after them): the
+// kernels read no key past the n given, whether n ends a group of 16 or not.
+TEST(IndexScoresInt8Test, KernelsReadNoKeyPastTheLast) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* map = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  auto* base = static_cast<std::uint8_t*>(map);
+  ASSERT_EQ(::mprotect(base + page, page, PROT_NONE), 0);
+  std::vector<IndexScoresInt8Fn> kernels = {index_scores_int8_scalar};
+  if (index_scores_int8_avx512() != nullptr) kernels.push_back(index_scores_int8_avx512());
+  if (index_scores_int8_amx() != nullptr) kernels.push_back(index_scores_int8_amx());
+  for (const std::int64_t keys : {32, 27}) {
+    const Scenario s = make_scenario(64, 128, keys, 4);
+    const std::vector<std::int8_t> values = int8_keys(s);
+    auto* at_the_end = reinterpret_cast<std::int8_t*>(base + page - values.size());
+    std::copy(values.begin(), values.end(), at_the_end);
+    const PackedQuery packed(s);
+    const IndexQueryInt8 query = packed.query();
+    const auto reference = run_int8(index_scores_int8_scalar, s);
+    for (const IndexScoresInt8Fn fn : kernels) {
+      std::vector<float> scores(static_cast<std::size_t>(keys));
+      fn(query, at_the_end, s.key_scales.data(), static_cast<std::size_t>(keys), scores.data(), {});
+      EXPECT_EQ(scores, reference) << "keys " << keys;
+    }
+  }
+  ::munmap(map, 2 * page);
 }
 
 // The runs version of each mode's kernel: runs of uneven sizes (one key, a partial group of 16,
@@ -180,12 +227,8 @@ TEST(IndexScoresInt8Test, AmxMatchesReferenceBitwise) {
 // in its run's place; the AMX kernel's own runs function is the one Int8 picks on AMX.
 TEST(IndexScoresInt8Test, RunsMatchOneCallPerRun) {
   const Scenario s = make_scenario(64, 128, 300, 3);
-  const std::int64_t padded = index_padded_heads(s.heads);
-  std::vector<std::int8_t> packed(static_cast<std::size_t>(padded * s.dim));
-  std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded));
-  std::vector<float> weights(static_cast<std::size_t>(padded));
-  pack_index_query_int8(s.q_codes.data(), s.weights.data(), s.heads, s.dim, packed.data(), offsets.data(), weights.data());
-  const IndexQueryInt8 query{packed.data(), offsets.data(), weights.data(), static_cast<std::size_t>(s.dim), static_cast<std::size_t>(padded)};
+  const PackedQuery packed(s);
+  const IndexQueryInt8 query = packed.query();
   const std::vector<std::int8_t> keys = int8_keys(s);
   const std::size_t bounds[] = {0, 1, 10, 64, 100, 300};
   for (const IndexerProducts products : {IndexerProducts::Int8, IndexerProducts::Auto}) {

@@ -18,6 +18,7 @@
 #include "model/make_model.h"
 #include "model/model.h"
 #include "model/weights.h"
+#include "util/error.h"
 #include "util/publish_directory.h"
 
 namespace dsv32 {
@@ -267,6 +268,31 @@ TEST(ModelWeights, MarksFp8MatricesFreeOfNanCodes) {
     }
   }
   EXPECT_GT(marked, 8u);
+}
+
+// The cache's indexer keys are in the format of the precision its layout was made for: a run
+// that scores them otherwise (here int8 products over a cache made for float32's FP8 codes)
+// stops with an error naming both, instead of misreading them.
+TEST(ModelKvLayout, IndexerKeysFollowThePrecision) {
+  const Checkpoint checkpoint(tiny_model("tiny-fp8", true, 7));
+  ComputeContext ctx(2);
+  Model model(checkpoint, ctx);
+  EXPECT_FALSE(model.kv_layout(16).index_keys_int8);
+  ctx.set_precision(Precision::BF16);
+  ctx.set_indexer_products(IndexerProducts::Int8);
+  EXPECT_TRUE(model.kv_layout(16).index_keys_int8);
+  ctx.set_indexer_products(IndexerProducts::Exact);
+  KvPool pool(model.kv_layout(16), 4);  // FP8 codes
+  ctx.set_indexer_products(IndexerProducts::Int8);
+  SequenceCache cache(pool);
+  const auto ids = token_ids(5, 1);
+  const SequenceStep step{.tokens = std::span(ids), .cache = &cache};
+  try {
+    model.forward(std::span(&step, 1));
+    ADD_FAILURE() << "a cache of FP8 codes was scored in int8";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("holds its keys as FP8 codes, but this run scores int8 values"), std::string::npos) << e.what();
+  }
 }
 
 // Model::scan_fp8_codes marks the weights only where the half-precision GEMV runs: the bf16

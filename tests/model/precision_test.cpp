@@ -143,8 +143,8 @@ void expect_bf16_layers_match(const std::string& name, Rows feed, LargeProducts 
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithTeacherForcing) { expect_bf16_layers_match(GetParam(), Rows::All); }
 
 // The indexer's two ways of scoring in the bf16 mode (kernels/index_scores_int8.h); Auto above
-// takes int8 where the bf16 products run and the CPU has AVX512-VNNI and -VBMI, so both run on
-// every CPU through these.
+// takes int8 where the bf16 products run and the CPU has AVX512-VNNI, so both run on every CPU
+// through these.
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceWithExactIndexer) {
   expect_bf16_layers_match(GetParam(), Rows::All, LargeProducts::Auto, IndexerProducts::Exact);
 }
@@ -164,6 +164,12 @@ TEST_P(PrecisionTest, Bf16LayersMatchReferenceRowByRow) {
     GTEST_SKIP() << "no bf16 decode GEMV on this CPU (AVX512-BF16 and AVX512-VBMI): decode runs float32 products";
   }
   expect_bf16_layers_match(GetParam(), Rows::OneByOne);
+}
+
+// Decode with int8 indexer scores on every CPU: each row's query reads the keys that earlier
+// rows cached as int8 values.
+TEST_P(PrecisionTest, Bf16LayersMatchReferenceRowByRowWithInt8Indexer) {
+  expect_bf16_layers_match(GetParam(), Rows::OneByOne, LargeProducts::Auto, IndexerProducts::Int8);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, PrecisionTest, test::refdata_cases(), test::refdata_case_name);
