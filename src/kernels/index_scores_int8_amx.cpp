@@ -63,44 +63,88 @@ void chunk_sums(const std::int8_t* keys, std::size_t key_stride, const std::int8
   _tile_stored(7, sums[3], 64);
 }
 
-// n keys scored with the configuration loaded. Whole groups of 16 are read where they lie; a
-// last partial group is copied first (its last key repeated), as the rows after it may be
-// another section's or past the cache's end.
+// One group's 16 keys' lanes from its head groups' sums (heads in order, as the reference sums
+// them): the first group of 16 heads multiplied, the others fused-added.
+void add_chunk_terms(const IndexQueryInt8& query, std::size_t chunk, const std::int32_t (&sums)[4][kKeys * 16], __m512 (&lanes)[kKeys]) {
+  for (int g = 0; g < 4; ++g) {
+    const __m512 weight = _mm512_loadu_ps(query.weights + chunk + 16 * g);
+    for (std::size_t j = 0; j < kKeys; ++j) {
+      lanes[j] = add_relu_terms(lanes[j], _mm512_load_si512(sums[g] + j * 16), weight, chunk == 0 && g == 0);
+    }
+  }
+}
+
+// The scores of a group's first m keys from their lanes.
+void store_scores(const __m512 (&lanes)[kKeys], const float* key_scales, std::size_t m, float* out) {
+  const __mmask16 valid = static_cast<__mmask16>((1u << m) - 1);
+  const __m512 scales = _mm512_maskz_loadu_ps(valid, key_scales);
+  _mm512_mask_storeu_ps(out, valid, _mm512_mul_ps(tree_sums(lanes), scales));
+}
+
+// Where a group's keys are read: whole groups where they lie; a last partial group copied first
+// (its last key repeated), as the rows after it may be another section's or past the cache's end.
+struct GroupKeys {
+  const std::int8_t* rows;
+  std::size_t stride;
+};
+GroupKeys group_keys(const std::int8_t* key_values, std::size_t dim, std::size_t j0, std::size_t m, std::int8_t (&partial)[kKeys][kIndexMaxDim]) {
+  if (m == kKeys) return {key_values + j0 * dim, dim};
+  for (std::size_t j = 0; j < kKeys; ++j) std::memcpy(partial[j], key_values + (j0 + std::min(j, m - 1)) * dim, dim);
+  amx_buffers_written();
+  return {partial[0], kIndexMaxDim};
+}
+
+// The next group's keys into L1 while this one is scored: tile loads from L2 stall.
+void prefetch_next_group(const std::int8_t* key_values, std::size_t dim, std::size_t j0, std::size_t n) {
+  if (j0 + 2 * kKeys > n) return;
+  const std::int8_t* next = key_values + (j0 + kKeys) * dim;
+  for (std::size_t line = 0; line < kKeys * dim; line += 64) _mm_prefetch(reinterpret_cast<const char*>(next + line), _MM_HINT_T0);
+}
+
+// n keys scored with the configuration loaded. With one chunk of 64 heads (the model's), a
+// group's sums are read back one group later, while the tile unit forms the next group's: read
+// at once, the loads waited for the tile stores to reach L1.
 void scores_configured(const IndexQueryInt8& query, const std::int8_t* key_values, const float* key_scales, std::size_t n, float* out,
                        IndexKeysPrefetch prefetch) {
   const std::size_t dim = query.dim, heads = query.padded_heads;
   alignas(64) std::int8_t partial[kKeys][kIndexMaxDim];
-  alignas(64) std::int32_t sums[4][kKeys * 16];
+  alignas(64) std::int32_t sums[2][4][kKeys * 16];
   GroupPrefetch ahead(prefetch, (n + kKeys - 1) / kKeys);
+  if (heads == kIndexHeadChunk) {
+    std::size_t pending = 0;  // keys of the group whose sums wait in sums[parity ^ 1]
+    int parity = 0;
+    for (std::size_t j0 = 0; j0 < n; j0 += kKeys, parity ^= 1) {
+      ahead.group();
+      const std::size_t m = std::min(kKeys, n - j0);
+      const GroupKeys keys = group_keys(key_values, dim, j0, m, partial);
+      prefetch_next_group(key_values, dim, j0, n);
+      chunk_sums(keys.rows, keys.stride, query.packed, dim, heads, sums[parity]);
+      if (pending > 0) {
+        __m512 lanes[kKeys];
+        add_chunk_terms(query, 0, sums[parity ^ 1], lanes);
+        store_scores(lanes, key_scales + j0 - kKeys, pending, out + j0 - kKeys);
+      }
+      pending = m;
+    }
+    if (pending > 0) {
+      __m512 lanes[kKeys];
+      add_chunk_terms(query, 0, sums[parity ^ 1], lanes);
+      const std::size_t last = (n - 1) / kKeys * kKeys;
+      store_scores(lanes, key_scales + last, pending, out + last);
+    }
+    return;
+  }
   for (std::size_t j0 = 0; j0 < n; j0 += kKeys) {
     ahead.group();
     const std::size_t m = std::min(kKeys, n - j0);
-    const std::int8_t* keys = key_values + j0 * dim;
-    std::size_t key_stride = dim;
-    if (m < kKeys) {
-      for (std::size_t j = 0; j < kKeys; ++j) std::memcpy(partial[j], key_values + (j0 + std::min(j, m - 1)) * dim, dim);
-      amx_buffers_written();
-      keys = partial[0];
-      key_stride = kIndexMaxDim;
-    }
-    // The next group's keys into L1 while this one is scored: tile loads from L2 stall.
-    if (j0 + 2 * kKeys <= n) {
-      const std::int8_t* next = key_values + (j0 + kKeys) * dim;
-      for (std::size_t line = 0; line < kKeys * dim; line += 64) _mm_prefetch(reinterpret_cast<const char*>(next + line), _MM_HINT_T0);
-    }
+    const GroupKeys keys = group_keys(key_values, dim, j0, m, partial);
+    prefetch_next_group(key_values, dim, j0, n);
     __m512 lanes[kKeys];
     for (std::size_t chunk = 0; chunk < heads; chunk += kIndexHeadChunk) {
-      chunk_sums(keys, key_stride, query.packed + chunk * 4, dim, heads, sums);
-      for (int g = 0; g < 4; ++g) {  // heads in order, as the reference sums them
-        const __m512 weight = _mm512_loadu_ps(query.weights + chunk + 16 * g);
-        for (std::size_t j = 0; j < kKeys; ++j) {
-          lanes[j] = add_relu_terms(lanes[j], _mm512_load_si512(sums[g] + j * 16), weight, chunk == 0 && g == 0);
-        }
-      }
+      chunk_sums(keys.rows, keys.stride, query.packed + chunk * 4, dim, heads, sums[0]);
+      add_chunk_terms(query, chunk, sums[0], lanes);
     }
-    const __mmask16 valid = static_cast<__mmask16>((1u << m) - 1);
-    const __m512 scales = _mm512_maskz_loadu_ps(valid, key_scales + j0);
-    _mm512_mask_storeu_ps(out + j0, valid, _mm512_mul_ps(tree_sums(lanes), scales));
+    store_scores(lanes, key_scales + j0, m, out + j0);
   }
 }
 
