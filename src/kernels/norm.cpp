@@ -6,9 +6,9 @@ namespace dsv32 {
 namespace {
 
 // Σ x² in double (exact enough for the mean at any width), element i in partial sum i % 8, the
-// partial sums added in a fixed tree: the same bits on every CPU, and eight independent chains
-// of additions that the compiler keeps in one register, where one chain paid an addition's
-// latency per element (16 decoding sequences: about 0.9 ms a step in the norms).
+// partial sums added in a fixed tree: one order whatever ISA the kernels dispatch to, and eight
+// independent chains of additions that the compiler keeps in vector registers, where one chain
+// paid an addition's latency per element (16 decoding sequences: about 0.9 ms a step in the norms).
 double sum_of_squares(const float* x, std::int64_t n) {
   double partial[8] = {};
   std::int64_t i = 0;

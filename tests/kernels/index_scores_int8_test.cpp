@@ -163,15 +163,16 @@ TEST(IndexScoresInt8Test, ReferenceComputesTheFormula) {
 }
 
 void expect_matches_reference_bitwise(IndexScoresInt8Fn fast) {
-  // (whole groups of 16 and none over: 64, 48 and 32 keys, the last where the next group's
-  // request ends on the last key)
+  // (whole groups of 16 and none over: 64, 48, 32 and 16 keys, 32 where the next group's
+  // request ends on the last key; one key; one group and one key)
   for (const auto& [heads, dim, keys] : {std::tuple{64, 128, 131}, std::tuple{4, 64, 3}, std::tuple{130, 64, 9}, std::tuple{8, 128, 5},
-                                         std::tuple{64, 128, 64}, std::tuple{4, 64, 48}, std::tuple{130, 128, 32}}) {
+                                         std::tuple{64, 128, 64}, std::tuple{4, 64, 48}, std::tuple{130, 128, 32}, std::tuple{64, 128, 16},
+                                         std::tuple{64, 128, 1}, std::tuple{64, 128, 17}}) {
     Scenario s = make_scenario(heads, dim, keys, 2);
     s.key_codes[0] = 0x7E;  // the extremes of the grids
     s.key_codes[1] = 0xFE;
     s.q_codes[0] = 0x7E;
-    std::fill_n(s.key_codes.begin() + dim, dim, std::uint8_t{0});  // a zero key
+    if (keys > 1) std::fill_n(s.key_codes.begin() + dim, dim, std::uint8_t{0});  // a zero key
     const auto ours = run_int8(fast, s), reference = run_int8(index_scores_int8_scalar, s);
     for (std::int64_t j = 0; j < keys; ++j) EXPECT_EQ(ours[j], reference[j]) << "heads " << heads << " dim " << dim << " key " << j;
     // Requesting lines (here those of the keys' FP8 codes, and one line past them) changes no result.
