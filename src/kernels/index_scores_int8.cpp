@@ -47,21 +47,25 @@ void index_key_codes_to_int8(std::uint8_t* codes, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) codes[i] = static_cast<std::uint8_t>(grid.value(codes[i]));
 }
 
+void pack_index_query_head_int8(const std::uint8_t* head_codes, float head_weight, std::int64_t h, std::int64_t padded_heads,
+                                std::int64_t dim, std::int8_t* packed, std::int32_t* offsets, float* weights) {
+  const IndexInt8Grid& grid = index_int8_grid(head_codes != nullptr ? largest_magnitude_code(head_codes, static_cast<std::size_t>(dim)) : 0);
+  std::int32_t sum = 0;
+  for (std::int64_t d = 0; d < dim; ++d) {
+    const std::int8_t value = grid.value(head_codes != nullptr ? head_codes[d] : 0);
+    packed[((d / 4) * padded_heads + h) * 4 + d % 4] = value;
+    sum += value;
+  }
+  offsets[h] = 128 * sum;
+  weights[h] = head_codes != nullptr ? head_weight * grid.step * index_int8_grid(kIndexKeyGridCode).step : 0.0f;
+}
+
 void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weights, std::int64_t heads, std::int64_t dim,
                            std::int8_t* packed, std::int32_t* offsets, float* weights) {
   const std::int64_t padded = index_padded_heads(heads);
   for (std::int64_t h = 0; h < padded; ++h) {
-    const std::uint8_t* head = h < heads ? q_codes + h * dim : nullptr;  // padded heads: zeros
-    const IndexInt8Grid& grid = index_int8_grid(head != nullptr ? largest_magnitude_code(head, static_cast<std::size_t>(dim)) : 0);
-    std::int32_t sum = 0;
-    for (std::int64_t d = 0; d < dim; ++d) {
-      const std::uint8_t code = head != nullptr ? head[d] : 0;
-      const std::int8_t value = grid.value(code);
-      packed[((d / 4) * padded + h) * 4 + d % 4] = value;
-      sum += value;
-    }
-    offsets[h] = 128 * sum;
-    weights[h] = h < heads ? head_weights[h] * grid.step * index_int8_grid(kIndexKeyGridCode).step : 0.0f;
+    const bool real = h < heads;  // padded heads: zeros
+    pack_index_query_head_int8(real ? q_codes + h * dim : nullptr, real ? head_weights[h] : 0.0f, h, padded, dim, packed, offsets, weights);
   }
 }
 

@@ -61,6 +61,10 @@ struct IndexQueryInt8 {
 // packed holds dim * index_padded_heads(heads) values; offsets and weights index_padded_heads(heads).
 void pack_index_query_int8(const std::uint8_t* q_codes, const float* head_weights, std::int64_t heads, std::int64_t dim,
                            std::int8_t* packed, std::int32_t* offsets, float* weights);
+// The same for one head h of padded_heads (codes nullptr: a padded head, zeros), which touches
+// only that head's values, offset and weight: the heads of a query can be packed in parallel.
+void pack_index_query_head_int8(const std::uint8_t* head_codes, float head_weight, std::int64_t h, std::int64_t padded_heads,
+                                std::int64_t dim, std::int8_t* packed, std::int32_t* offsets, float* weights);
 
 // Memory a call requests into L2 while it scores, a few lines per group of keys: the next run's
 // keys (their int8 values) and scales (64-byte lines from each begin). Asked for at once when a run started,

@@ -70,6 +70,20 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   }
   std::uint8_t* q_codes = grow(ws_.index_q_codes, S * Hi * Di);
   float* q_scales = grow(ws_.index_q_scales, S * Hi);
+  // The int8 kernel's query of each selecting row, packed by its heads' items below; the exact
+  // kernel's, one row at a time before its scores.
+  const std::int64_t padded_heads = index_padded_heads(Hi);
+  const std::int64_t packed_rows = int8 ? S : 1;
+  std::uint16_t* packed_q = !int8 ? grow(ws_.index_q_packed, padded_heads * Di) : nullptr;
+  std::int8_t* packed_q_int8 = int8 ? grow(ws_.index_q_int8, S * padded_heads * Di) : nullptr;
+  std::int32_t* q_offsets = int8 ? grow(ws_.index_q_offsets, S * padded_heads) : nullptr;
+  float* padded_weights = grow(ws_.index_padded_weights, packed_rows * padded_heads);
+  for (std::int64_t s = 0; int8 && s < S; ++s) {
+    for (std::int64_t h = Hi; h < padded_heads; ++h) {
+      pack_index_query_head_int8(nullptr, 0.0f, h, padded_heads, Di, packed_q_int8 + s * padded_heads * Di, q_offsets + s * padded_heads,
+                                 padded_weights + s * padded_heads);
+    }
+  }
 
   // Rope (half-split, rope part first), Hadamard rotation and FP8 quantisation of k (every row)
   // and of q (each head of the selecting rows: items T.. of the loop, so that the threads share
@@ -94,6 +108,10 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
         act_quant_ue8m0(qh, static_cast<std::size_t>(Di), q_codes + (s * Hi + h) * Di, q_scales + s * Hi + h);
         float& weight = head_weights[s * Hi + h];
         weight = weight * head_factor * q_scales[s * Hi + h] * dim_factor;
+        if (int8) {
+          pack_index_query_head_int8(q_codes + (s * Hi + h) * Di, weight, h, padded_heads, Di, packed_q_int8 + s * padded_heads * Di,
+                                     q_offsets + s * padded_heads, padded_weights + s * padded_heads);
+        }
         continue;
       }
       const std::int64_t t = item;
@@ -111,29 +129,21 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   // Score the causal keys of every query and keep the top-k (count -1: keep all). The keys of
   // one query are split across the threads (a decoded token has one query and many keys), in
   // runs that lie side by side in a cache block.
-  const std::int64_t padded_heads = index_padded_heads(Hi);
-  // The query packed for whichever kernel scores (kernels/index_scores.h or index_scores_int8.h).
-  std::uint16_t* packed_q = !int8 ? grow(ws_.index_q_packed, padded_heads * Di) : nullptr;
-  std::int8_t* packed_q_int8 = int8 ? grow(ws_.index_q_int8, padded_heads * Di) : nullptr;
-  std::int32_t* q_offsets = int8 ? grow(ws_.index_q_offsets, padded_heads) : nullptr;
-  float* padded_weights = grow(ws_.index_padded_weights, padded_heads);
   const IndexScoresFn score_exact = Di % 16 == 0 && Di <= static_cast<std::int64_t>(kIndexMaxDim) ? best_index_scores() : &index_scores_scalar;
   std::int32_t* selection = grow(ws_.selection, T * c.index_topk);
   std::int64_t* counts = grow(ws_.selection_count, T);
   std::fill(counts, counts + T, -1);
   const auto dim = static_cast<std::size_t>(Di), heads = static_cast<std::size_t>(padded_heads);
   const IndexQuery query{packed_q, padded_weights, dim, heads};
-  const IndexQueryInt8 query_int8{packed_q_int8, q_offsets, padded_weights, dim, heads};
   // A parallel chunk's runs (cache blocks) go to the int8 kernel kRunsPerCall at a time.
   constexpr std::size_t kRunsPerCall = 32;
   for (std::int64_t s = 0; s < S; ++s) {
     const std::int64_t t = selecting[s], keys = rows[t].position + 1;
     float* scores = grow(ws_.index_scores, keys);
-    if (int8) {
-      pack_index_query_int8(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q_int8, q_offsets, padded_weights);
-    } else {
-      pack_index_query(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q, padded_weights);
-    }
+    if (!int8) pack_index_query(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q, padded_weights);
+    const std::int64_t row = int8 ? s : 0;
+    const IndexQueryInt8 query_int8{int8 ? packed_q_int8 + row * padded_heads * Di : nullptr, int8 ? q_offsets + row * padded_heads : nullptr,
+                                    padded_weights + row * padded_heads, dim, heads};
     const SequenceCache& cache = *rows[t].cache;
     const std::int64_t run_tokens = cache.block_tokens();
     ctx_.pool().parallel_for(static_cast<std::size_t>(keys), [&](std::size_t begin, std::size_t end, unsigned) {

@@ -142,6 +142,25 @@ std::vector<float> run_exact(const Scenario& s) {
   return scores;
 }
 
+// A query packed head by head, in any order, is the query packed at once (padded heads included).
+TEST(IndexScoresInt8Test, HeadByHeadPackingIsThePacking) {
+  const Scenario s = make_scenario(5, 128, 1, 6);
+  const std::int64_t padded = index_padded_heads(s.heads);
+  const auto size = static_cast<std::size_t>(padded);
+  std::vector<std::int8_t> packed(size * 128, 1), by_head(size * 128, 2);
+  std::vector<std::int32_t> offsets(size, 1), head_offsets(size, 2);
+  std::vector<float> weights(size, 1.0f), head_weights(size, 2.0f);
+  pack_index_query_int8(s.q_codes.data(), s.weights.data(), s.heads, 128, packed.data(), offsets.data(), weights.data());
+  for (std::int64_t h = padded; h-- > 0;) {
+    const bool real = h < s.heads;
+    pack_index_query_head_int8(real ? s.q_codes.data() + h * 128 : nullptr, real ? s.weights[static_cast<std::size_t>(h)] : 0.0f, h, padded,
+                               128, by_head.data(), head_offsets.data(), head_weights.data());
+  }
+  EXPECT_EQ(by_head, packed);
+  EXPECT_EQ(head_offsets, offsets);
+  EXPECT_EQ(head_weights, weights);
+}
+
 TEST(IndexScoresInt8Test, ReferenceComputesTheFormula) {
   const Scenario s = make_scenario(5, 16, 7, 1);
   const auto scores = run_int8(index_scores_int8_scalar, s);
