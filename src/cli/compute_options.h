@@ -31,8 +31,8 @@ inline CLI::Option* add_indexer_products_option(CLI::App* cmd, IndexerProducts& 
             products = name == "int8" ? IndexerProducts::Int8 : name == "exact" ? IndexerProducts::Exact : IndexerProducts::Auto;
           },
           "how the bf16 mode scores the indexer's keys: int8 products (1.2 % rms from exact, twice the speed with "
-          "AVX512-VNNI and -VBMI), exact FP8 products, or auto (int8 where the bf16 products run and the CPU has VNNI "
-          "and VBMI); default auto")
+          "AVX512-VNNI, on AMX tiles where the CPU has them), exact FP8 products, or auto (int8 where the bf16 products "
+          "run and the CPU has VNNI); default auto")
       ->check(CLI::IsMember({"auto", "exact", "int8"}));
 }
 
