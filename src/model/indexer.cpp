@@ -78,10 +78,12 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   std::int8_t* packed_q_int8 = int8 ? grow(ws_.index_q_int8, S * padded_heads * Di) : nullptr;
   std::int32_t* q_offsets = int8 ? grow(ws_.index_q_offsets, S * padded_heads) : nullptr;
   float* padded_weights = grow(ws_.index_padded_weights, packed_rows * padded_heads);
-  for (std::int64_t s = 0; int8 && s < S; ++s) {
-    for (std::int64_t h = Hi; h < padded_heads; ++h) {
-      pack_index_query_head_int8(nullptr, 0.0f, h, padded_heads, Di, packed_q_int8 + s * padded_heads * Di, q_offsets + s * padded_heads,
-                                 padded_weights + s * padded_heads);
+  if (int8) {  // the padded heads' zeros (the items below pack the real ones)
+    for (std::int64_t s = 0; s < S; ++s) {
+      for (std::int64_t h = Hi; h < padded_heads; ++h) {
+        pack_index_query_head_int8(nullptr, 0.0f, h, padded_heads, Di, packed_q_int8 + s * padded_heads * Di, q_offsets + s * padded_heads,
+                                   padded_weights + s * padded_heads);
+      }
     }
   }
 
@@ -141,9 +143,9 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
     const std::int64_t t = selecting[s], keys = rows[t].position + 1;
     float* scores = grow(ws_.index_scores, keys);
     if (!int8) pack_index_query(q_codes + s * Hi * Di, head_weights + s * Hi, Hi, Di, packed_q, padded_weights);
-    const std::int64_t row = int8 ? s : 0;
-    const IndexQueryInt8 query_int8{int8 ? packed_q_int8 + row * padded_heads * Di : nullptr, int8 ? q_offsets + row * padded_heads : nullptr,
-                                    padded_weights + row * padded_heads, dim, heads};
+    const IndexQueryInt8 query_int8 = int8 ? IndexQueryInt8{packed_q_int8 + s * padded_heads * Di, q_offsets + s * padded_heads,
+                                                            padded_weights + s * padded_heads, dim, heads}
+                                           : IndexQueryInt8{};
     const SequenceCache& cache = *rows[t].cache;
     const std::int64_t run_tokens = cache.block_tokens();
     ctx_.pool().parallel_for(static_cast<std::size_t>(keys), [&](std::size_t begin, std::size_t end, unsigned) {

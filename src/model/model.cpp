@@ -53,16 +53,12 @@ void Model::scan_fp8_codes() {
 void Model::rms_norm_rows(const std::vector<float>& weight, std::int64_t rows, const float* x, float* out,
                           std::int64_t stride) {
   const auto n = static_cast<std::int64_t>(weight.size());
-  const auto norm = [&](std::size_t begin, std::size_t end, unsigned) {
+  // (one row, a decoded token, runs on the calling thread: parallel_for wakes no worker for it)
+  ctx_.pool().parallel_for(static_cast<std::size_t>(rows), [&](std::size_t begin, std::size_t end, unsigned) {
     for (auto r = static_cast<std::int64_t>(begin); r < static_cast<std::int64_t>(end); ++r) {
       rms_norm(x + r * stride, weight.data(), n, kNormEps, out + r * stride);
     }
-  };
-  if (rows == 1) {  // a single decoded token: not worth waking the pool
-    norm(0, 1, 0);
-  } else {
-    ctx_.pool().parallel_for(static_cast<std::size_t>(rows), norm);
-  }
+  });
 }
 
 std::span<const float> Model::forward(std::span<const SequenceStep> steps, ForwardTrace* trace) {
