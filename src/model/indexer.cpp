@@ -60,7 +60,7 @@ void Model::indexer_select(std::int64_t layer, std::span<const TokenRow> rows, c
   linear(ctx_, w.wk, {normed, T, D}, {k, T, Di});
   // Runs of keys to the int8 kernel, or nullptr where the scores are exact; the int8 kernels
   // read the keys as int8 values, which the cache then holds in place of their FP8 codes.
-  const IndexScoresInt8RunsFn score_int8_runs = index_scores_int8_runs_for(ctx_.precision(), ctx_.indexer_products(), Di);
+  const IndexScoresInt8RunsFn score_int8_runs = indexer_int8_runs();
   const bool int8 = score_int8_runs != nullptr;
   for (const TokenRow& row : rows) {
     if (row.cache->layout().index_keys_int8 != int8) {

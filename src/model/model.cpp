@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "kernels/gemv_bf16.h"
-#include "kernels/index_scores_int8.h"
 #include "kernels/linear.h"
 #include "kernels/norm.h"
 #include "util/error.h"
@@ -39,10 +38,13 @@ Model::Model(const Checkpoint& checkpoint, ComputeContext& ctx)
   final_norm_ = to_f32(weights_.norm, ops);
 }
 
+IndexScoresInt8RunsFn Model::indexer_int8_runs() const {
+  return index_scores_int8_runs_for(ctx_.precision(), ctx_.indexer_products(), config_.index_head_dim);
+}
+
 KvLayout Model::kv_layout(std::int64_t block_tokens) const {
   KvLayout layout = KvLayout::for_model(config_, block_tokens);
-  layout.index_keys_int8 =
-      config_.has_indexer && index_scores_int8_runs_for(ctx_.precision(), ctx_.indexer_products(), config_.index_head_dim) != nullptr;
+  layout.index_keys_int8 = config_.has_indexer && indexer_int8_runs() != nullptr;
   return layout;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/compute_context.h"
+#include "kernels/index_scores_int8.h"
 #include "model/batch.h"
 #include "model/checkpoint.h"
 #include "model/phase_profile.h"
@@ -52,6 +53,9 @@ class Model {
 
  private:
   void indexer_select(std::int64_t layer, std::span<const TokenRow> rows, const float* normed, const float* q_lora);
+  // The int8 kernel's runs where this context's precision scores the indexer's keys in int8,
+  // else nullptr: what the indexer runs and the format kv_layout gives the cache.
+  IndexScoresInt8RunsFn indexer_int8_runs() const;
   // The bf16 mode's attention over the selected keys into latent_out (attention_bf16.cpp);
   // false when this mode or CPU has no such kernel and the float32 loop runs instead.
   // q̃ = W_UKᵀ·q_nope in the bf16 mode (attention_bf16.cpp); false where the float32 loop runs.
