@@ -117,9 +117,10 @@ void decode_bf16_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, s
 }
 
 // Decode through linear(), two threads, 1 or 16 tokens (a batch of sequences) against 128 MB of
-// weights (far beyond the caches): the rate at which each format streams from memory.
-void decode_linear(benchmark::State& state, DType dtype, Precision precision, std::int64_t tokens) {
-  constexpr std::int64_t kBytes = 128 << 20, kCols = 1024;
+// weights (far beyond the caches: the rate at which each format streams from memory) or 1 MB
+// (half in each core's L2: the rate the products themselves allow).
+void decode_linear(benchmark::State& state, DType dtype, Precision precision, std::int64_t tokens, std::int64_t kBytes) {
+  constexpr std::int64_t kCols = 1024;
   const std::int64_t rows = kBytes / kCols / (dtype == DType::BF16 ? 2 : 1);
   ComputeContext ctx(2);
   ctx.set_precision(precision);
@@ -292,9 +293,12 @@ void register_all() {
   for (const Precision precision : {Precision::F32, Precision::BF16}) {
     const std::string suffix = precision == Precision::F32 ? "/f32" : "/bf16";
     for (const std::int64_t tokens : {1, 16}) {
-      const std::string name = "DecodeLinear128MB/tokens:" + std::to_string(tokens);
-      benchmark::RegisterBenchmark((name + "/fp8" + suffix).c_str(), decode_linear, DType::F8_E4M3, precision, tokens)->UseRealTime();
-      benchmark::RegisterBenchmark((name + "/bf16" + suffix).c_str(), decode_linear, DType::BF16, precision, tokens)->UseRealTime();
+      for (const std::int64_t megabytes : {128, 1}) {
+        const std::string name = "DecodeLinear" + std::to_string(megabytes) + "MB/tokens:" + std::to_string(tokens);
+        const std::int64_t bytes = megabytes << 20;
+        benchmark::RegisterBenchmark((name + "/fp8" + suffix).c_str(), decode_linear, DType::F8_E4M3, precision, tokens, bytes)->UseRealTime();
+        benchmark::RegisterBenchmark((name + "/bf16" + suffix).c_str(), decode_linear, DType::BF16, precision, tokens, bytes)->UseRealTime();
+      }
     }
   }
   for (const std::int64_t tokens : {1, 2, 4}) {

@@ -1,6 +1,19 @@
 #pragma once
 // The innermost loops of the model, one table per instruction set. The scalar table is the
 // reference; every SIMD table is tested against it (tests/kernels). Chosen once at start-up.
+//
+// Summation order, the same on every table, so each gives the scalar table's bits and the float32
+// forward pass is the same on every CPU (a rounding near a tie, such as the FP8 round trip of the
+// latent, goes the same way on AVX2 as on AVX-512). A row's dot product (dot4 and the fused
+// kernels) runs 16 float32 lanes: lane l adds the products of columns c ≡ l (mod 16) in order,
+// each with a fused multiply-add (a weight in a stored format first becomes value · block scale,
+// one rounding), columns past n as zeros; the lanes are then added as a tree: lane l + lane l + 8
+// (l < 8), then l + 4, l + 2, l + 1 (as _mm512_reduce_add_ps). dot runs two sets of lanes over
+// alternate chunks of 16 columns (first, second, first, ...; a last partial chunk to the second),
+// adds the sets lane by lane, then the tree. dot_f64 puts the first 8 columns of each 16 in one
+// set of double lanes and the last 8 in another, adds the sets, then 4 + 4, 2 + 2, 1 + 1, then
+// the columns after the last whole 16 in order. axpy and axpy4: one fused multiply-add per
+// element and term, in term order.
 #include <cstddef>
 #include <cstdint>
 #include <vector>

@@ -2,6 +2,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 
 #include "kernels/number_formats.h"
 #include "kernels/silu_fast.h"
@@ -11,53 +13,94 @@
 namespace dsv32 {
 namespace {
 
-float horizontal_sum(__m256 v) {
-  __m128 low = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  low = _mm_add_ps(low, _mm_movehl_ps(low, low));
-  low = _mm_add_ss(low, _mm_movehdup_ps(low));
-  return _mm_cvtss_f32(low);
+// vector_ops.h's 16 lanes as two registers (lanes 0-7 and 8-15), so that every sum is the
+// scalar reference's (and the AVX-512 table's) to the bit.
+struct Lanes {
+  __m256 low = _mm256_setzero_ps(), high = _mm256_setzero_ps();
+};
+
+// Lane l + lane l + 8, then + 4, + 2, + 1.
+float lane_tree_sum(const Lanes& lanes) {
+  const __m256 eight = _mm256_add_ps(lanes.low, lanes.high);
+  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
+  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+  return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
+}
+
+// 16 weights of a chunk (as lanes) against x[c, c + 16), fused into the lanes.
+void add_chunk(Lanes& lanes, const Lanes& w, const float* x) {
+  lanes.low = _mm256_fmadd_ps(w.low, _mm256_loadu_ps(x), lanes.low);
+  lanes.high = _mm256_fmadd_ps(w.high, _mm256_loadu_ps(x + 8), lanes.high);
+}
+
+Lanes load_lanes(const float* values) { return {_mm256_loadu_ps(values), _mm256_loadu_ps(values + 8)}; }
+
+// The last, partial chunk: its m < 16 values, zeros after (the AVX-512 table's masked loads).
+template <typename T>
+std::array<T, 16> zero_padded(const T* values, std::size_t m) {
+  std::array<T, 16> padded{};
+  std::copy_n(values, m, padded.begin());
+  return padded;
 }
 
 float dot(const float* a, const float* b, std::size_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  Lanes first, second;
   std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  for (; i + 32 <= n; i += 32) {
+    add_chunk(first, load_lanes(a + i), b + i);
+    add_chunk(second, load_lanes(a + i + 16), b + i + 16);
   }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-  float sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
+  if (i + 16 <= n) {
+    add_chunk(first, load_lanes(a + i), b + i);
+    i += 16;
+  }
+  if (i < n) {
+    const auto a_tail = zero_padded(a + i, n - i), b_tail = zero_padded(b + i, n - i);
+    add_chunk(second, load_lanes(a_tail.data()), b_tail.data());
+  }
+  return lane_tree_sum({_mm256_add_ps(first.low, second.low), _mm256_add_ps(first.high, second.high)});
 }
 
+// Of each 16 columns the first 8 go to the low double lanes, the last 8 to the high ones (four
+// lanes a register); the two added lane by lane, then 4 + 4, 2 + 2, 1 + 1; the rest in order.
 double dot_f64(const float* a, const float* b, std::size_t n) {
-  __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+  __m256d low0 = _mm256_setzero_pd(), low1 = _mm256_setzero_pd(), high0 = _mm256_setzero_pd(), high1 = _mm256_setzero_pd();
+  const auto widen = [](const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); };
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
-    acc0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(av)), _mm256_cvtps_pd(_mm256_castps256_ps128(bv)), acc0);
-    acc1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(av, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(bv, 1)), acc1);
+  for (; i + 16 <= n; i += 16) {
+    low0 = _mm256_fmadd_pd(widen(a + i), widen(b + i), low0);
+    low1 = _mm256_fmadd_pd(widen(a + i + 4), widen(b + i + 4), low1);
+    high0 = _mm256_fmadd_pd(widen(a + i + 8), widen(b + i + 8), high0);
+    high1 = _mm256_fmadd_pd(widen(a + i + 12), widen(b + i + 12), high1);
   }
-  const __m256d acc = _mm256_add_pd(acc0, acc1);
-  __m128d sum2 = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
-  double sum = _mm_cvtsd_f64(_mm_add_sd(sum2, _mm_unpackhi_pd(sum2, sum2)));
+  const __m256d four = _mm256_add_pd(_mm256_add_pd(low0, high0), _mm256_add_pd(low1, high1));
+  const __m128d two = _mm_add_pd(_mm256_castpd256_pd128(four), _mm256_extractf128_pd(four, 1));
+  double sum = _mm_cvtsd_f64(_mm_add_sd(two, _mm_unpackhi_pd(two, two)));
   for (; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
   return sum;
 }
 
+// Four rows' lanes side by side, x loaded once per chunk: weights(r, c, m) gives row r's
+// chunk at column c as lanes (m < 16: the last, partial chunk, its weights past m zero).
+template <typename Weights>
+void four_row_dots(std::size_t n, const float* x, float* out, Weights weights) {
+  Lanes lanes[4];
+  std::size_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    for (std::size_t r = 0; r < 4; ++r) add_chunk(lanes[r], weights(r, c, std::size_t{16}), x + c);
+  }
+  if (c < n) {
+    const auto x_tail = zero_padded(x + c, n - c);
+    for (std::size_t r = 0; r < 4; ++r) add_chunk(lanes[r], weights(r, c, n - c), x_tail.data());
+  }
+  for (std::size_t r = 0; r < 4; ++r) out[r] = lane_tree_sum(lanes[r]);
+}
+
 void dot4(const float* rows, std::size_t row_stride, const float* x, std::size_t n, float* out) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 xv = _mm256_loadu_ps(x + i);
-    for (int r = 0; r < 4; ++r) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(rows + r * row_stride + i), xv, acc[r]);
-  }
-  for (int r = 0; r < 4; ++r) {
-    float sum = horizontal_sum(acc[r]);
-    for (std::size_t j = i; j < n; ++j) sum += rows[r * row_stride + j] * x[j];
-    out[r] = sum;
-  }
+  four_row_dots(n, x, out, [&](std::size_t r, std::size_t c, std::size_t m) {
+    const float* chunk = rows + r * row_stride + c;
+    return m == 16 ? load_lanes(chunk) : load_lanes(zero_padded(chunk, m).data());
+  });
 }
 
 // Four dot4 calls: the same bits as dot4 by construction.
@@ -70,7 +113,7 @@ void axpy(float a, const float* x, float* y, std::size_t n) {
   const __m256 av = _mm256_set1_ps(a);
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += a * x[i];
+  for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
 void axpy4(const float* a, const float* x, std::size_t x_stride, float* y, std::size_t n) {
@@ -126,28 +169,27 @@ void i4_row(const std::uint8_t* packed, const float* scales, float* dst, std::si
   for (; c < n; ++c) dst[c] = static_cast<float>(i4_at(packed, c)) * scales[c / kI4GroupSize];
 }
 
-// Accumulates exactly as dot4 does on dequantised rows (see the AVX-512 file).
-void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
-               std::size_t n, float* out) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  std::size_t c = 0;
-  for (; c + 8 <= n; c += 8) {
-    const __m256 xv = _mm256_loadu_ps(x + c);
-    const __m256 scale = _mm256_set1_ps(block_scales[c / kI4GroupSize] * 256.0f);
-    for (int r = 0; r < 4; ++r) {
-      acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(e4m3x8_to_f32_times_2e_8(rows + r * row_stride + c), scale), xv, acc[r]);
-    }
-  }
-  for (int r = 0; r < 4; ++r) {
-    float sum = horizontal_sum(acc[r]);
-    for (std::size_t j = c; j < n; ++j) sum += e4m3_to_f32(rows[r * row_stride + j]) * block_scales[j / 128] * x[j];
-    out[r] = sum;
-  }
+// Accumulates exactly as dot4 does on dequantised rows: each weight is value · scale, one
+// rounding (value · 2^-8 and scale · 2^8 are exact); a partial last chunk reads zero codes.
+Lanes e4m3_lanes(const std::uint8_t* codes, float scale) {
+  const __m256 scale_v = _mm256_set1_ps(scale * 256.0f);
+  return {_mm256_mul_ps(e4m3x8_to_f32_times_2e_8(codes), scale_v), _mm256_mul_ps(e4m3x8_to_f32_times_2e_8(codes + 8), scale_v)};
 }
 
-__m256 bf16x8_to_f32(const std::uint16_t* src) {
-  const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
+void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, const float* x,
+               std::size_t n, float* out) {
+  four_row_dots(n, x, out, [&](std::size_t r, std::size_t c, std::size_t m) {
+    const std::uint8_t* chunk = rows + r * row_stride + c;
+    const float scale = block_scales[c / kI4GroupSize];
+    return m == 16 ? e4m3_lanes(chunk, scale) : e4m3_lanes(zero_padded(chunk, m).data(), scale);
+  });
+}
+
+Lanes bf16_lanes(const std::uint16_t* src) {
+  const auto widen = [](const std::uint16_t* p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+  };
+  return {widen(src), widen(src + 8)};
 }
 
 // One token at a time: the same bits as dot4_e4m3 by construction.
@@ -157,17 +199,10 @@ void dot4_e4m3_tokens(const std::uint8_t* rows, std::size_t row_stride, const fl
 }
 
 void dot4_bf16(const std::uint16_t* rows, std::size_t row_stride, const float* x, std::size_t n, float* out) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  std::size_t c = 0;
-  for (; c + 8 <= n; c += 8) {
-    const __m256 xv = _mm256_loadu_ps(x + c);
-    for (int r = 0; r < 4; ++r) acc[r] = _mm256_fmadd_ps(bf16x8_to_f32(rows + r * row_stride + c), xv, acc[r]);
-  }
-  for (int r = 0; r < 4; ++r) {
-    float sum = horizontal_sum(acc[r]);
-    for (std::size_t j = c; j < n; ++j) sum += bf16_to_f32(rows[r * row_stride + j]) * x[j];
-    out[r] = sum;
-  }
+  four_row_dots(n, x, out, [&](std::size_t r, std::size_t c, std::size_t m) {
+    const std::uint16_t* chunk = rows + r * row_stride + c;
+    return m == 16 ? bf16_lanes(chunk) : bf16_lanes(zero_padded(chunk, m).data());
+  });
 }
 
 // kernels/silu_fast.h one value at a time: the bf16 mode that uses it runs only on CPUs with

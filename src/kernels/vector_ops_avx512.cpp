@@ -110,7 +110,7 @@ void axpy(float a, const float* x, float* y, std::size_t n) {
   const __m512 av = _mm512_set1_ps(a);
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += a * x[i];
+  for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
 void axpy4(const float* a, const float* x, std::size_t x_stride, float* y, std::size_t n) {
@@ -125,7 +125,7 @@ void axpy4(const float* a, const float* x, std::size_t x_stride, float* y, std::
     _mm512_storeu_ps(y + i, acc);
   }
   for (; i < n; ++i) {  // as axpy's tail
-    for (std::size_t j = 0; j < 4; ++j) y[i] += a[j] * x[j * x_stride + i];
+    for (std::size_t j = 0; j < 4; ++j) y[i] = std::fma(a[j], x[j * x_stride + i], y[i]);
   }
 }
 

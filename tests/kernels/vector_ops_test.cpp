@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -16,21 +17,25 @@ namespace {
 
 class VectorOpsTest : public ::testing::TestWithParam<const VectorOps*> {};
 
-TEST_P(VectorOpsTest, DotMatchesScalar) {
+// Every table sums in vector_ops.h's order, so each gives the scalar reference's bits (the
+// float32 forward pass is then the same on every CPU); the scalar sums are also checked against
+// the exact sum in double.
+TEST_P(VectorOpsTest, DotMatchesScalarBitwise) {
   const VectorOps& ops = *GetParam();
-  for (const std::size_t n : {1, 7, 8, 15, 16, 17, 31, 32, 33, 128, 577, 4096}) {
+  for (const std::size_t n : {1, 7, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 128, 577, 4096}) {
     const auto a = random_floats(n, 1), b = random_floats(n, 2);
     double exact = 0.0, magnitude = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
       exact += static_cast<double>(a[i]) * b[i];
       magnitude += std::fabs(static_cast<double>(a[i]) * b[i]);
     }
-    EXPECT_NEAR(ops.dot(a.data(), b.data(), n), exact, 1e-6 * magnitude + 1e-6) << "n=" << n;
-    EXPECT_NEAR(ops.dot(a.data(), b.data(), n), scalar_vector_ops().dot(a.data(), b.data(), n), 2e-6 * magnitude + 1e-6);
+    const float reference = scalar_vector_ops().dot(a.data(), b.data(), n);
+    EXPECT_NEAR(reference, exact, 1e-6 * magnitude + 1e-6) << "n=" << n;
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(ops.dot(a.data(), b.data(), n)), std::bit_cast<std::uint32_t>(reference)) << ops.name << " n=" << n;
   }
 }
 
-TEST_P(VectorOpsTest, DotF64IsExactForFloatProducts) {
+TEST_P(VectorOpsTest, DotF64IsExactForFloatProductsAndMatchesScalarBitwise) {
   const VectorOps& ops = *GetParam();
   for (const std::size_t n : {1, 9, 16, 33, 1000}) {
     const auto a = random_floats(n, 7), b = random_floats(n, 8);
@@ -40,19 +45,27 @@ TEST_P(VectorOpsTest, DotF64IsExactForFloatProducts) {
       magnitude += std::fabs(static_cast<double>(a[i]) * b[i]);
     }
     EXPECT_NEAR(ops.dot_f64(a.data(), b.data(), n), exact, 1e-14 * magnitude) << "n=" << n;
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(ops.dot_f64(a.data(), b.data(), n)),
+              std::bit_cast<std::uint64_t>(scalar_vector_ops().dot_f64(a.data(), b.data(), n)))
+        << ops.name << " n=" << n;
   }
 }
 
-TEST_P(VectorOpsTest, Dot4MatchesDot) {
+TEST_P(VectorOpsTest, Dot4MatchesScalarBitwise) {
   const VectorOps& ops = *GetParam();
   for (const std::size_t n : {5, 16, 19, 64, 1000}) {
     const auto rows = random_floats(4 * n, 3), x = random_floats(n, 4);
-    float out[4];
+    float out[4], reference[4];
     ops.dot4(rows.data(), n, x.data(), n, out);
+    scalar_vector_ops().dot4(rows.data(), n, x.data(), n, reference);
     for (int r = 0; r < 4; ++r) {
-      double magnitude = 0.0;
-      for (std::size_t i = 0; i < n; ++i) magnitude += std::fabs(static_cast<double>(rows[r * n + i]) * x[i]);
-      EXPECT_NEAR(out[r], scalar_vector_ops().dot(rows.data() + r * n, x.data(), n), 2e-6 * magnitude + 1e-6);
+      double exact = 0.0, magnitude = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        exact += static_cast<double>(rows[r * n + i]) * x[i];
+        magnitude += std::fabs(static_cast<double>(rows[r * n + i]) * x[i]);
+      }
+      EXPECT_NEAR(reference[r], exact, 1e-6 * magnitude + 1e-6) << "n=" << n;
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(out[r]), std::bit_cast<std::uint32_t>(reference[r])) << ops.name << " n=" << n << " row " << r;
     }
   }
 }
@@ -105,7 +118,12 @@ TEST_P(VectorOpsTest, FusedE4m3MatchesDequantisedRowsForAnyScale) {
     float fused[4], via_rows[4];
     ops.dot4_e4m3(codes.data(), n, scales.data(), x.data(), n, fused);
     ops.dot4(rows.data(), n, x.data(), n, via_rows);
-    for (int r = 0; r < 4; ++r) EXPECT_EQ(fused[r], via_rows[r]) << ops.name << " scale " << base << " row " << r;
+    float reference[4];
+    scalar_vector_ops().dot4_e4m3(codes.data(), n, scales.data(), x.data(), n, reference);
+    for (int r = 0; r < 4; ++r) {
+      EXPECT_EQ(fused[r], via_rows[r]) << ops.name << " scale " << base << " row " << r;
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(fused[r]), std::bit_cast<std::uint32_t>(reference[r])) << ops.name << " scale " << base << " row " << r;
+    }
     // Several tokens at once: each token's outputs equal the one-token kernel's.
     const auto xs = random_floats(11 * (n + 3), 14);
     float many[11 * 6];
@@ -158,21 +176,26 @@ TEST_P(VectorOpsTest, FusedDot4MatchesDequantisedDot) {
     float via_rows[4], via_rows_bf16[4];
     ops.dot4(dequantised.data(), n, x.data(), n, via_rows);
     ops.dot4(dequantised_bf16.data(), n, x.data(), n, via_rows_bf16);
+    float e4m3_reference[4], bf16_reference[4];
+    scalar_vector_ops().dot4_e4m3(codes.data(), n, scales.data(), x.data(), n, e4m3_reference);
+    scalar_vector_ops().dot4_bf16(halves.data(), n, x.data(), n, bf16_reference);
     for (int r = 0; r < 4; ++r) {
       EXPECT_EQ(e4m3_out[r], via_rows[r]) << ops.name << " n=" << n;
       EXPECT_EQ(bf16_out[r], via_rows_bf16[r]) << ops.name << " n=" << n;
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(e4m3_out[r]), std::bit_cast<std::uint32_t>(e4m3_reference[r])) << ops.name << " n=" << n;
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(bf16_out[r]), std::bit_cast<std::uint32_t>(bf16_reference[r])) << ops.name << " n=" << n;
     }
   }
 }
 
-TEST_P(VectorOpsTest, AxpyMatchesScalar) {
+TEST_P(VectorOpsTest, AxpyMatchesScalarBitwise) {
   const VectorOps& ops = *GetParam();
   for (const std::size_t n : {3, 16, 37, 512}) {
     const auto x = random_floats(n, 5);
     auto y = random_floats(n, 6), expected = y;
     ops.axpy(0.37f, x.data(), y.data(), n);
     scalar_vector_ops().axpy(0.37f, x.data(), expected.data(), n);
-    for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(y[i], expected[i], 1e-6f * (1.0f + std::fabs(expected[i])));
+    for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(std::bit_cast<std::uint32_t>(y[i]), std::bit_cast<std::uint32_t>(expected[i])) << ops.name << " n=" << n;
   }
 }
 
