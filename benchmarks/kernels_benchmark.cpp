@@ -248,7 +248,9 @@ void index_top_k(benchmark::State& state, const TopKKernels* kernels) {
 }
 
 // MLA attention of one decoded token (16 heads, latent 512 + rope 64) over 2048 selected keys.
-void attention(benchmark::State& state, AttendBlockBf16 attend) {
+// reused_block: every block reads the same 32 key rows, as the model's, which converts each
+// block's keys into one small buffer (in L1/L2) just before; otherwise 2048 rows (2.6 MB).
+void attention(benchmark::State& state, AttendBlockBf16 attend, bool reused_block) {
   constexpr std::size_t kHeads = 16, kLatent = 512, kDim = 576, kKeys = 2048, kStride = kDim + 64;
   const auto keys = random_bf16(kKeys * kStride, 7);
   std::vector<float> queries(kHeads * kDim, 0.01f);
@@ -261,7 +263,7 @@ void attention(benchmark::State& state, AttendBlockBf16 attend) {
   for (auto _ : state) {
     reset_attention_state(attention_state, kHeads, kLatent);
     for (std::size_t k0 = 0; k0 < kKeys; k0 += kAttentionBlockKeys) {
-      attend(query, keys.data() + k0 * kStride, kStride, kAttentionBlockKeys, visible.data(), attention_state, scratch.data());
+      attend(query, keys.data() + (reused_block ? 0 : k0 * kStride), kStride, kAttentionBlockKeys, visible.data(), attention_state, scratch.data());
     }
     benchmark::DoNotOptimize(acc.data());
   }
@@ -328,9 +330,12 @@ void register_all() {
   if (const IndexScoresInt8Fn fn = index_scores_int8_amx()) benchmark::RegisterBenchmark("IndexScoresInt8_4096/amx", index_scores_int8, fn);
   benchmark::RegisterBenchmark("IndexTopK32768/scalar", index_top_k, &scalar_top_k());
   if (const TopKKernels* fast = avx512_top_k()) benchmark::RegisterBenchmark("IndexTopK32768/avx512", index_top_k, fast);
-  benchmark::RegisterBenchmark("Attention2048/scalar", attention, &attend_block_bf16_scalar);
-  if (const AttendBlockBf16 fn = attend_block_bf16_avx512()) benchmark::RegisterBenchmark("Attention2048/avx512bf16", attention, fn);
-  if (const AttendBlockBf16 fn = attend_block_bf16_amx()) benchmark::RegisterBenchmark("Attention2048/amx", attention, fn);
+  for (const bool reused : {false, true}) {
+    const std::string name = reused ? "Attention2048/block_reused/" : "Attention2048/";
+    benchmark::RegisterBenchmark((name + "scalar").c_str(), attention, &attend_block_bf16_scalar, reused);
+    if (const AttendBlockBf16 fn = attend_block_bf16_avx512()) benchmark::RegisterBenchmark((name + "avx512bf16").c_str(), attention, fn, reused);
+    if (const AttendBlockBf16 fn = attend_block_bf16_amx()) benchmark::RegisterBenchmark((name + "amx").c_str(), attention, fn, reused);
+  }
 }
 
 }  // namespace

@@ -35,6 +35,12 @@ enum class LargeProducts : std::uint8_t { Auto, Tile, Onednn };
 // the cache holds the keys as int8 values (KvLayout::index_keys_int8).
 enum class IndexerProducts : std::uint8_t { Auto, Exact, Int8 };
 
+// Where the bf16 attention core gets its bf16 key rows: Auto converts a sequence's cached keys
+// of a layer once per call when the call's rows visit them several times each (a prompt's rows
+// each read up to index_topk keys) and converts block by block otherwise (decode); PerBlock
+// always converts block by block (tests compare the two: the same bits).
+enum class AttentionKeyRows : std::uint8_t { Auto, PerBlock };
+
 // NUMA placement (util/numa.h): on a machine with several memory nodes, Auto spreads the
 // pool's workers over the nodes and lets Checkpoint::prefault interleave the weights' pages
 // across them (not under a memory policy of the process's own, from numactl); Off leaves both
@@ -63,6 +69,8 @@ class ComputeContext {
   void set_large_products(LargeProducts large_products) { large_products_ = large_products; }
   IndexerProducts indexer_products() const { return indexer_products_; }
   void set_indexer_products(IndexerProducts indexer_products) { indexer_products_ = indexer_products; }
+  AttentionKeyRows attention_key_rows() const { return attention_key_rows_; }
+  void set_attention_key_rows(AttentionKeyRows attention_key_rows) { attention_key_rows_ = attention_key_rows; }
 
   // Scratch of at least `floats` floats for thread `thread` (valid until the next call by it).
   float* scratch(unsigned thread, std::size_t floats) {
@@ -100,6 +108,7 @@ class ComputeContext {
   Precision precision_ = Precision::F32;
   LargeProducts large_products_ = LargeProducts::Auto;
   IndexerProducts indexer_products_ = IndexerProducts::Auto;
+  AttentionKeyRows attention_key_rows_ = AttentionKeyRows::Auto;
   std::vector<AlignedVector<float>> scratch_;
   std::vector<AlignedVector<std::uint16_t>> scratch_u16_;
   AlignedVector<std::uint16_t> shared_u16_;

@@ -16,8 +16,19 @@ T* grow(std::vector<T, Allocator>& buffer, std::int64_t count) {
 }
 
 // Rows [first_row, first_row + rows) attending together to `keys` keys (attention_bf16.cpp).
+class SequenceCache;
+
 struct AttentionWorkItem {
   std::int64_t first_row, rows, keys;
+};
+
+// A sequence's cached keys of one layer as bf16 rows (positions [0, positions)), converted once
+// for a call whose rows visit them many times (model/attention_bf16.cpp).
+struct AttentionKeyTable {
+  const SequenceCache* cache;
+  std::int64_t positions;
+  std::int64_t visits;      // the call's key visits to this sequence (what decides the table)
+  std::size_t first_value;  // where its rows start in Workspace::attention_key_rows
 };
 
 struct Workspace {
@@ -37,6 +48,8 @@ struct Workspace {
   AlignedVector<float> attention_queries, attention_partials;    // bf16 attention core
   AlignedVector<std::uint16_t> absorb_queries;
   std::vector<AttentionWorkItem> attention_items;
+  std::vector<AttentionKeyTable> attention_key_tables;
+  AlignedVector<std::uint16_t> attention_key_rows;
   AlignedVector<float> ffn_gate, ffn_up;                          // MLP / experts
   AlignedVector<float> router_scores, expert_in, expert_out;      // MoE
   AlignedVector<std::int32_t> routed_experts;

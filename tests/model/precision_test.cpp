@@ -17,7 +17,9 @@
 #include "relative_error.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -170,6 +172,32 @@ TEST_P(PrecisionTest, Bf16LayersMatchReferenceRowByRow) {
 // rows cached as int8 values.
 TEST_P(PrecisionTest, Bf16LayersMatchReferenceRowByRowWithInt8Indexer) {
   expect_bf16_layers_match(GetParam(), Rows::OneByOne, LargeProducts::Auto, IndexerProducts::Int8);
+}
+
+// A prefill's rows visit each cached key several times, so the bf16 attention converts the
+// keys once into a table (ComputeContext::attention_key_rows, Auto) rather than block by block:
+// the conversion is exact either way, so the logits are the same bits.
+TEST_P(PrecisionTest, Bf16AttentionKeyTableGivesTheSameBitsAsBlockByBlock) {
+  const auto dir = kRefdata / GetParam();
+  std::ifstream in(dir / "expected.json");
+  const auto ids = nlohmann::json::parse(in)["input_ids"].get<std::vector<std::int32_t>>();
+  const auto prefill = [&](AttentionKeyRows key_rows) {
+    ComputeContext ctx(2);
+    ctx.set_precision(Precision::BF16);
+    ctx.set_attention_key_rows(key_rows);
+    const Checkpoint checkpoint(dir);
+    Model model(checkpoint, ctx);
+    KvPool pool(model.kv_layout(16), (static_cast<std::int64_t>(ids.size()) + 15) / 16);
+    SequenceCache cache(pool);
+    const SequenceStep step{.tokens = ids, .cache = &cache, .all_logits = true};
+    const auto logits = model.forward(std::span(&step, 1));
+    return std::vector<float>(logits.begin(), logits.end());
+  };
+  const std::vector<float> table = prefill(AttentionKeyRows::Auto), per_block = prefill(AttentionKeyRows::PerBlock);
+  ASSERT_EQ(table.size(), per_block.size());
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < table.size(); ++i) differing += std::bit_cast<std::uint32_t>(table[i]) != std::bit_cast<std::uint32_t>(per_block[i]);
+  EXPECT_EQ(differing, 0u) << "of " << table.size() << " logits";
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, PrecisionTest, test::refdata_cases(), test::refdata_case_name);
