@@ -22,24 +22,6 @@ float e4m3_round(float value) {
   return std::copysign(rounded, value);
 }
 
-// Bit arithmetic instead of e4m3_round's frexp/ldexp (the indexer and the caches quantise
-// millions of values per prefill); equal to e4m3_round's code for every float, tests check.
-std::uint8_t f32_to_e4m3(float value) {
-  const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
-  const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
-  const auto sign = static_cast<std::uint8_t>((bits >> 24) & 0x80u);
-  if (magnitude > 0x7F800000u) return 0x7F;                                  // NaN
-  if (magnitude >= std::bit_cast<std::uint32_t>(kE4m3Max)) return sign | 0x7E;  // saturates at 448
-  if (magnitude < std::bit_cast<std::uint32_t>(0.015625f)) {                  // subnormal grid 2^-9
-    const float steps = std::bit_cast<float>(magnitude) * 512.0f;  // exact; below 8
-    return sign | static_cast<std::uint8_t>(std::nearbyint(steps));
-  }
-  // Round the float32 mantissa to 3 bits (nearest even; a carry moves into the exponent), then
-  // rebias the exponent from 127 to 7.
-  const std::uint32_t rounded = (magnitude + 0x7FFFFu + ((magnitude >> 20) & 1u)) >> 20;
-  return sign | static_cast<std::uint8_t>(rounded - ((127u - 7u) << 3));
-}
-
 // Eight codes a 64-bit word (portable, 5.5 GB/s on one core): a byte's low seven bits are all
 // ones exactly when adding 1 to them carries into its bit 7.
 bool e4m3_codes_hold_nan(const std::uint8_t* codes, std::size_t n) {
