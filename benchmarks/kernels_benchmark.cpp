@@ -3,6 +3,7 @@
 // Counters: FLOP/s (2 per multiply-add) or bytes/s of weights streamed. FP8 block scales are
 // powers of two, as in the UE8M0 checkpoints.
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <random>
 #include <string>
@@ -133,6 +134,40 @@ void decode_linear(benchmark::State& state, DType dtype, Precision precision, st
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kBytes), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// A decoded token's bytes read with no products at all, two threads, as the bench preset's FP8
+// decode reads them: 8 layers of 467,251,360 / 8 bytes (context 0's bytes_per_token), and at
+// 4K the same plus 8 layers of (585,926,688 - 467,251,360) / 8 more (the indexer's query
+// projection and the cache), read layer by layer. Their times bound decode at 4K against context
+// 0 from above for this machine's memory (caches included), whatever the kernels do.
+void stream_token_bytes(benchmark::State& state, bool with_4k_extra) {
+  constexpr std::size_t kLayers = 8, kLayerBytes = 467251360 / 8 / 64 * 64, kExtraBytes = (585926688 - 467251360) / 8 / 64 * 64;
+  AlignedVector<std::uint64_t> layers(kLayers * kLayerBytes / 8, 1), extra(with_4k_extra ? kLayers * kExtraBytes / 8 : 0, 2);
+  ComputeContext ctx(2);
+  std::vector<std::uint64_t> sums(64);
+  const auto read = [&](const std::uint64_t* words, std::size_t count) {
+    ctx.pool().parallel_for(count / 8192, [&](std::size_t begin, std::size_t end, unsigned thread) {
+      __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;  // four chains, as the bench's own probe
+      for (std::size_t i = begin * 8192; i < end * 8192; i += 16) {
+        a = _mm256_add_epi64(a, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i)));
+        b = _mm256_add_epi64(b, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 4)));
+        c = _mm256_add_epi64(c, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 8)));
+        d = _mm256_add_epi64(d, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 12)));
+      }
+      const __m256i sum = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
+      sums[thread * 8] += static_cast<std::uint64_t>(_mm256_extract_epi64(sum, 0) + _mm256_extract_epi64(sum, 3));
+    });
+  };
+  for (auto _ : state) {
+    for (std::size_t layer = 0; layer < kLayers; ++layer) {
+      if (with_4k_extra) read(extra.data() + layer * (kExtraBytes / 8), kExtraBytes / 8);
+      read(layers.data() + layer * (kLayerBytes / 8), kLayerBytes / 8);
+    }
+    benchmark::DoNotOptimize(sums.data());
+  }
+  const double bytes = static_cast<double>(kLayers * (kLayerBytes + (with_4k_extra ? kExtraBytes : 0)));
+  state.counters["bytes/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // MoE decode: 128 MB of 512 x 1024 FP8 experts, 18 at a time per linear_batch (a layer's gate
@@ -303,6 +338,8 @@ void register_all() {
       }
     }
   }
+  benchmark::RegisterBenchmark("StreamTokenBytes/context0", stream_token_bytes, false)->UseRealTime();
+  benchmark::RegisterBenchmark("StreamTokenBytes/context4K", stream_token_bytes, true)->UseRealTime();
   for (const std::int64_t tokens : {1, 2, 4}) {
     benchmark::RegisterBenchmark(("DecodeExperts128MB/tokens:" + std::to_string(tokens)).c_str(), decode_experts, tokens)->UseRealTime();
   }
