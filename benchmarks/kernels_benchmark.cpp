@@ -120,12 +120,12 @@ void decode_bf16_bf16(benchmark::State& state, const GemvBf16Kernels* kernels, s
 // Decode through linear(), two threads, 1 or 16 tokens (a batch of sequences) against 128 MB of
 // weights (far beyond the caches: the rate at which each format streams from memory) or 1 MB
 // (half in each core's L2: the rate the products themselves allow).
-void decode_linear(benchmark::State& state, DType dtype, Precision precision, std::int64_t tokens, std::int64_t kBytes) {
+void decode_linear(benchmark::State& state, DType dtype, Precision precision, std::int64_t tokens, std::int64_t bytes) {
   constexpr std::int64_t kCols = 1024;
-  const std::int64_t rows = kBytes / kCols / (dtype == DType::BF16 ? 2 : 1);
+  const std::int64_t rows = bytes / kCols / (dtype == DType::BF16 ? 2 : 1);
   ComputeContext ctx(2);
   ctx.set_precision(precision);
-  const auto codes = random_codes(static_cast<std::size_t>(kBytes), 8);
+  const auto codes = random_codes(static_cast<std::size_t>(bytes), 8);
   const std::vector<float> scales(static_cast<std::size_t>((rows / 128) * (kCols / 128)), 0x1p-7f);
   const Weight weight{dtype, codes.data(), rows, kCols, 0, dtype == DType::BF16 ? nullptr : scales.data(), kCols / 128, /*codes_nan_free=*/true};
   std::vector<float> x(static_cast<std::size_t>(tokens * kCols), 0.5f), y(static_cast<std::size_t>(tokens * rows));
@@ -133,7 +133,7 @@ void decode_linear(benchmark::State& state, DType dtype, Precision precision, st
     linear(ctx, weight, {x.data(), tokens, kCols}, {y.data(), tokens, rows});
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kBytes), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // A decoded token's bytes read with no products at all, two threads, as the bench preset's FP8
@@ -142,7 +142,9 @@ void decode_linear(benchmark::State& state, DType dtype, Precision precision, st
 // projection and the cache), read layer by layer. Their times bound decode at 4K against context
 // 0 from above for this machine's memory (caches included), whatever the kernels do.
 void stream_token_bytes(benchmark::State& state, bool with_4k_extra) {
-  constexpr std::size_t kLayers = 8, kLayerBytes = 467251360 / 8 / 64 * 64, kExtraBytes = (585926688 - 467251360) / 8 / 64 * 64;
+  constexpr std::size_t kChunkBytes = 65536;  // what each parallel item reads
+  constexpr std::size_t kLayers = 8, kLayerBytes = 467251360 / 8 / kChunkBytes * kChunkBytes,
+                        kExtraBytes = (585926688 - 467251360) / 8 / kChunkBytes * kChunkBytes;
   AlignedVector<std::uint64_t> layers(kLayers * kLayerBytes / 8, 1), extra(with_4k_extra ? kLayers * kExtraBytes / 8 : 0, 2);
   ComputeContext ctx(2);
   std::vector<std::uint64_t> sums(64);
@@ -156,7 +158,8 @@ void stream_token_bytes(benchmark::State& state, bool with_4k_extra) {
         d = _mm256_add_epi64(d, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 12)));
       }
       const __m256i sum = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
-      sums[thread * 8] += static_cast<std::uint64_t>(_mm256_extract_epi64(sum, 0) + _mm256_extract_epi64(sum, 3));
+      sums[thread * 8] += static_cast<std::uint64_t>(_mm256_extract_epi64(sum, 0) + _mm256_extract_epi64(sum, 1) + _mm256_extract_epi64(sum, 2) +
+                                                      _mm256_extract_epi64(sum, 3));
     });
   };
   for (auto _ : state) {
@@ -283,8 +286,9 @@ void index_top_k(benchmark::State& state, const TopKKernels* kernels) {
 }
 
 // MLA attention of one decoded token (16 heads, latent 512 + rope 64) over 2048 selected keys.
-// reused_block: every block reads the same 32 key rows, as the model's, which converts each
-// block's keys into one small buffer (in L1/L2) just before; otherwise 2048 rows (2.6 MB).
+// reused_block: every block reads the same 32 key rows, as decode's, which converts each
+// block's keys into one small buffer (in L1/L2) just before; otherwise 2048 rows (2.6 MB), as a
+// prompt's rows read them from its key table.
 void attention(benchmark::State& state, AttendBlockBf16 attend, bool reused_block) {
   constexpr std::size_t kHeads = 16, kLatent = 512, kDim = 576, kKeys = 2048, kStride = kDim + 64;
   const auto keys = random_bf16(kKeys * kStride, 7);

@@ -13,7 +13,9 @@
 // adds the sets lane by lane, then the tree. dot_f64 puts the first 8 columns of each 16 in one
 // set of double lanes and the last 8 in another, adds the sets, then 4 + 4, 2 + 2, 1 + 1, then
 // the columns after the last whole 16 in order. axpy and axpy4: one fused multiply-add per
-// element and term, in term order.
+// element and term, in term order. (Bitwise for finite weights: NaN codes 0x7F/0xFF read as NaN
+// in the scalar table and as ±480 · scale in the SIMD ones, and block scales past 2^120 overflow
+// the SIMD tables' scale · 2^8; NaN results may carry different payloads.)
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -27,7 +29,8 @@ struct VectorOps {
   // projections whose outputs are rounded to FP8, where float summation order could flip a
   // rounding that the reference makes the other way.
   double (*dot_f64)(const float* a, const float* b, std::size_t n);
-  // out[i] = dot(rows + i * row_stride, x, n) for i in 0..3: x is loaded once for four rows.
+  // out[i] = the dot product of row i (rows + i * row_stride) and x, i in 0..3, in the order of
+  // one set of lanes (not dot's two): x is loaded once for four rows.
   void (*dot4)(const float* rows, std::size_t row_stride, const float* x, std::size_t n, float* out);
   // Four rows against four activation rows (prefill): out[t * out_stride + i] equals dot4's
   // out[i] for activation row t bitwise (same per-output summation order), but the sixteen

@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -35,9 +34,9 @@ void add_chunk(Lanes& lanes, std::size_t c, std::size_t n, WeightAt weight, floa
 
 // One row against x in the order of dot4 (one set of lanes over the chunks in turn).
 template <typename WeightAt>
-float row_dot(std::size_t n, WeightAt weight, float zero_weight, const float* x) {
+float row_dot(std::size_t n, WeightAt weight, const float* x) {
   Lanes lanes{};
-  for (std::size_t c = 0; c < n; c += kLanes) add_chunk(lanes, c, n, weight, zero_weight, x);
+  for (std::size_t c = 0; c < n; c += kLanes) add_chunk(lanes, c, n, weight, 0.0f, x);
   return lane_tree_sum(lanes);
 }
 
@@ -84,7 +83,7 @@ double dot_f64(const float* a, const float* b, std::size_t n) {
 void dot4(const float* rows, std::size_t row_stride, const float* x, std::size_t n, float* out) {
   for (std::size_t r = 0; r < 4; ++r) {
     const float* row = rows + r * row_stride;
-    out[r] = row_dot(n, [row](std::size_t i) { return row[i]; }, 0.0f, x);
+    out[r] = row_dot(n, [row](std::size_t i) { return row[i]; }, x);
   }
 }
 
@@ -112,7 +111,7 @@ void dot4_e4m3_tokens(const std::uint8_t* rows, std::size_t row_stride, const fl
 void dot4_bf16(const std::uint16_t* rows, std::size_t row_stride, const float* x, std::size_t n, float* out) {
   for (std::size_t r = 0; r < 4; ++r) {
     const std::uint16_t* row = rows + r * row_stride;
-    out[r] = row_dot(n, [row](std::size_t i) { return bf16_to_f32(row[i]); }, 0.0f, x);
+    out[r] = row_dot(n, [row](std::size_t i) { return bf16_to_f32(row[i]); }, x);
   }
 }
 

@@ -37,7 +37,8 @@ std::int64_t padded_heads(std::int64_t heads) {
 // visit kTableVisitsPerKey times each or more) and fills their rows, key_stride values each
 // (padding zero), converting every key once; returns where the rows start. A table holds every
 // position up to the call's last row (1216 bytes each at DeepSeek-V3.2's 512 + 64: 40 MB for a
-// chunk at 32K), reused by the next layer.
+// chunk at 32K); the buffer is reused, its rows rebuilt for each layer. Converted under the
+// same denormal flushing as the per-block path, so both give the same bits.
 template <typename ConvertKey>
 const std::uint16_t* build_key_tables(ComputeContext& ctx, Workspace& ws, std::span<const TokenRow> rows, std::size_t key_stride,
                                       std::size_t key_values, const ConvertKey& convert_key) {
@@ -60,6 +61,7 @@ const std::uint16_t* build_key_tables(ComputeContext& ctx, Workspace& ws, std::s
   }
   std::uint16_t* key_rows = grow(ws.attention_key_rows, static_cast<std::int64_t>(static_cast<std::size_t>(positions) * key_stride));
   ctx.pool().parallel_for(static_cast<std::size_t>(positions), [&](std::size_t begin, std::size_t end, unsigned) {
+    const ScopedFlushDenormals flush_denormals;
     for (auto i = static_cast<std::int64_t>(begin); i < static_cast<std::int64_t>(end); ++i) {
       std::int64_t position = i;
       const AttentionKeyTable* table = tables.data();

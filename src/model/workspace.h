@@ -15,9 +15,9 @@ T* grow(std::vector<T, Allocator>& buffer, std::int64_t count) {
   return buffer.data();
 }
 
-// Rows [first_row, first_row + rows) attending together to `keys` keys (attention_bf16.cpp).
 class SequenceCache;
 
+// Rows [first_row, first_row + rows) attending together to `keys` keys (attention_bf16.cpp).
 struct AttentionWorkItem {
   std::int64_t first_row, rows, keys;
 };
