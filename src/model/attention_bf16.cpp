@@ -241,16 +241,19 @@ bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> ro
         // Consecutive keys from a table are read where they lie; others are gathered into the
         // block, from a table or converted from the cache.
         const std::uint16_t* keys = table_rows != nullptr && !pruned ? table_row(k0) : key_block;
-        for (std::int64_t j = 0; j < n && keys == key_block; ++j) {
-          const std::int64_t ahead = k0 + j + SequenceCache::kPrefetchAheadKeys;
-          const std::int64_t position = pruned ? selection[k0 + j] : k0 + j;
-          std::uint16_t* key = key_block + static_cast<std::size_t>(j) * key_stride;
-          if (table_rows != nullptr) {
-            std::copy_n(table_row(position), K, key);
-            continue;
+        if (keys == key_block) {
+          for (std::int64_t j = 0; j < n; ++j) {
+            const std::int64_t position = pruned ? selection[k0 + j] : k0 + j;
+            std::uint16_t* key = key_block + static_cast<std::size_t>(j) * key_stride;
+            if (table_rows != nullptr) {
+              std::copy_n(table_row(position), K, key);
+              continue;
+            }
+            if (const std::int64_t ahead = k0 + j + SequenceCache::kPrefetchAheadKeys; ahead < key_end) {
+              first.cache->prefetch_attention_entries(layer, pruned ? selection[ahead] : ahead);
+            }
+            convert_key(*first.cache, position, key);
           }
-          if (ahead < key_end) first.cache->prefetch_attention_entries(layer, pruned ? selection[ahead] : ahead);
-          convert_key(*first.cache, position, key);
         }
         for (std::size_t v = 0; v < heads; ++v) {  // keys after a row's own position are hidden from it
           const auto row = static_cast<std::int64_t>(v) / H;
