@@ -34,10 +34,12 @@ constexpr E4m3ByteTables make_e4m3_byte_tables() {
 }
 inline constexpr E4m3ByteTables kE4m3ByteTables = make_e4m3_byte_tables();
 
+
 // The tables in registers (loaded once per row or block by the callers).
 struct E4m3Tables {
   __m512i high0 = _mm512_load_si512(kE4m3ByteTables.high), high1 = _mm512_load_si512(kE4m3ByteTables.high + 64);
   __m512i low0 = _mm512_load_si512(kE4m3ByteTables.low), low1 = _mm512_load_si512(kE4m3ByteTables.low + 64);
+  __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));  // held here: a broadcast per use costs a shuffle-port uop
 };
 
 struct E4m3Bytes {
@@ -48,7 +50,7 @@ struct E4m3Bytes {
 namespace {
 E4m3Bytes e4m3x64_bytes(__m512i codes, const E4m3Tables& tables) {
   const __m512i high = _mm512_permutex2var_epi8(tables.high0, codes, tables.high1);  // index: the low 7 bits
-  return {_mm512_ternarylogic_epi32(high, codes, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8),  // high | (codes & 0x80)
+  return {_mm512_ternarylogic_epi32(high, codes, tables.sign, 0xF8),  // high | (codes & 0x80)
           _mm512_permutex2var_epi8(tables.low0, codes, tables.low1)};
 }
 }  // namespace

@@ -56,6 +56,7 @@ constexpr InterleaveIndex kInterleaveIndex = make_interleave_index();
 struct E4m3ToBf16Constants {
   E4m3Tables tables;
   __m512i first_index = _mm512_load_si512(kInterleaveIndex.first), second_index = _mm512_load_si512(kInterleaveIndex.second);
+  __m512i magnitude_bits = _mm512_set1_epi8(0x7F), one = _mm512_set1_epi8(1), scaled_limit = _mm512_set1_epi8(126);
 };
 
 // Whether scale is a power of two 2^k that keeps every product a normal bf16 (products from
@@ -76,8 +77,8 @@ void e4m3_times_power_of_two(const E4m3ToBf16Constants& constants, const std::ui
     const __mmask64 valid = whole ? ~__mmask64{0} : (std::uint64_t{1} << (n - i)) - 1;
     const __m512i codes = whole ? _mm512_loadu_si512(src + i) : _mm512_maskz_loadu_epi8(valid, src + i);
     // Magnitudes 1..126 (not zero, not NaN): (magnitude - 1) < 126 unsigned.
-    const __m512i magnitude = _mm512_and_si512(codes, _mm512_set1_epi8(0x7F));
-    const __mmask64 scaled = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(magnitude, _mm512_set1_epi8(1)), _mm512_set1_epi8(126));
+    const __m512i magnitude = _mm512_and_si512(codes, constants.magnitude_bits);
+    const __mmask64 scaled = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(magnitude, constants.one), constants.scaled_limit);
     const E4m3Bytes bytes = e4m3x64_bytes(codes, constants.tables);
     __m512i first = _mm512_permutex2var_epi8(bytes.low, constants.first_index, bytes.high);
     __m512i second = _mm512_permutex2var_epi8(bytes.low, constants.second_index, bytes.high);

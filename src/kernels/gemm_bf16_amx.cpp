@@ -87,32 +87,43 @@ class NextRowsConverter {
   }
   std::size_t groups() const { return groups_; }
   // Groups [begin, end): one division a call (a division per group of 64 codes took as long
-  // as a third of its conversion), the tables copied once into registers.
+  // as a third of its conversion), the tables copied once into registers, then each row's
+  // part a block scale at a time: per group, its bookkeeping cost as much as the conversion
+  // (DecodeLinear1MB, 16 tokens: 82-86 -> 69-77 us, min of 7, 3 alternated rounds).
   void convert(std::size_t begin, std::size_t end) const {
     if (begin >= end) return;
     const E4m3ToBf16Constants constants = constants_;
+    const std::size_t last_row = (end - 1) / groups_per_row_;
     std::size_t row = begin / groups_per_row_, col = (begin % groups_per_row_) * 64;
-    for (std::size_t g = begin; g < end; ++g, col += 64) {
-      if (col >= next_->cols) {
-        col = 0;
-        ++row;
-      }
-      const std::size_t n = std::min<std::size_t>(64, next_->cols - col);
-      const std::uint8_t* codes = next_->codes[row] + col;
-      // (an integer address: past the weights' end a pointer there would be undefined behaviour)
-      _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(codes) + kStreamAhead), _MM_HINT_T1);
-      std::uint16_t* out = next_->out + row * next_->cols + col;
-      const float scale = next_->scales[row][col / kFp8BlockSize];
-      int k = 0;
-      if (table_scale(scale, k)) {
-        e4m3_times_power_of_two(constants, codes, k, out, n);
-      } else {
-        e4m3_to_bf16(codes, scale, out, n);
-      }
+    for (; row <= last_row; ++row, col = 0) {
+      const std::size_t col_end = row < last_row ? next_->cols : std::min(next_->cols, ((end - 1) % groups_per_row_ + 1) * 64);
+      convert_run(constants, row, col, col_end);
     }
   }
 
  private:
+  // Codes [col, col_end) of one row, col a multiple of 64.
+  void convert_run(const E4m3ToBf16Constants& constants, std::size_t row, std::size_t col, std::size_t col_end) const {
+    const std::uint8_t* codes = next_->codes[row];
+    std::uint16_t* out = next_->out + row * next_->cols;
+    const float* scales = next_->scales[row];
+    constexpr auto kBlock = static_cast<std::size_t>(kFp8BlockSize);
+    while (col < col_end) {
+      const std::size_t block_end = std::min(col_end, (col / kBlock + 1) * kBlock);
+      // (an integer address: past the weights' end a pointer there would be undefined behaviour)
+      const auto ahead = reinterpret_cast<std::uintptr_t>(codes + col) + kStreamAhead;
+      for (std::uintptr_t line = 0; line < block_end - col; line += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T1);
+      const float scale = scales[col / kBlock];
+      int k = 0;
+      if (table_scale(scale, k)) {
+        e4m3_times_power_of_two(constants, codes + col, k, out + col, block_end - col);
+      } else {
+        e4m3_to_bf16(codes + col, scale, out + col, block_end - col);
+      }
+      col = block_end;
+    }
+  }
+
   const NextE4m3Rows* next_;
   std::size_t groups_per_row_, groups_;
   E4m3ToBf16Constants constants_;
