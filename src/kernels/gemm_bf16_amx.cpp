@@ -24,7 +24,6 @@ namespace dsv32 {
 namespace {
 
 constexpr std::size_t kPairsPerStep = 16;  // column pairs one TDPBF16PS consumes (64 bytes of a row)
-constexpr std::uintptr_t kStreamAhead = 8192;  // how far ahead of its codes a converted group asks
 
 // Tile registers (GCC's intrinsics take them as literal numbers): 0 the weights, 1 and 2 the
 // packed block's tokens 0-15 and 16-31, 3 and 4 their results.
@@ -74,11 +73,8 @@ void prefetch_share(TilePrefetch prefetch, std::size_t step, std::size_t steps) 
 }
 
 // The next tile's rows as groups of 64 codes, row by row, each converted as e4m3_row_to_bf16
-// converts it (the byte tables for power-of-two scales, the float route otherwise). Each group
-// requests the line kStreamAhead bytes further on, into L2, as the decode GEMV does: the tile's
-// own requests of whole tiles ahead left the conversion waiting on its loads (a standalone
-// conversion of 256 MB: 8.9 GB/s without, 16.4-17.6 with 2-8 KB ahead; 32 MB, in L3: 17.8 ->
-// 29-32).
+// converts it (e4m3_row_part_to_bf16, whose requests of the lines a few KB ahead keep the
+// conversion fed: the tile's own requests of whole tiles ahead left it waiting on its loads).
 class NextRowsConverter {
  public:
   explicit NextRowsConverter(const NextE4m3Rows& next)
@@ -97,33 +93,11 @@ class NextRowsConverter {
     std::size_t row = begin / groups_per_row_, col = (begin % groups_per_row_) * 64;
     for (; row <= last_row; ++row, col = 0) {
       const std::size_t col_end = row < last_row ? next_->cols : std::min(next_->cols, ((end - 1) % groups_per_row_ + 1) * 64);
-      convert_run(constants, row, col, col_end);
+      e4m3_row_part_to_bf16(constants, next_->codes[row], next_->scales[row], next_->out + row * next_->cols, col, col_end);
     }
   }
 
  private:
-  // Codes [col, col_end) of one row, col a multiple of 64.
-  void convert_run(const E4m3ToBf16Constants& constants, std::size_t row, std::size_t col, std::size_t col_end) const {
-    const std::uint8_t* codes = next_->codes[row];
-    std::uint16_t* out = next_->out + row * next_->cols;
-    const float* scales = next_->scales[row];
-    constexpr auto kBlock = static_cast<std::size_t>(kFp8BlockSize);
-    while (col < col_end) {
-      const std::size_t block_end = std::min(col_end, (col / kBlock + 1) * kBlock);
-      // (an integer address: past the weights' end a pointer there would be undefined behaviour)
-      const auto ahead = reinterpret_cast<std::uintptr_t>(codes + col) + kStreamAhead;
-      for (std::uintptr_t line = 0; line < block_end - col; line += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T1);
-      const float scale = scales[col / kBlock];
-      int k = 0;
-      if (table_scale(scale, k)) {
-        e4m3_times_power_of_two(constants, codes + col, k, out + col, block_end - col);
-      } else {
-        e4m3_to_bf16(codes + col, scale, out + col, block_end - col);
-      }
-      col = block_end;
-    }
-  }
-
   const NextE4m3Rows* next_;
   std::size_t groups_per_row_, groups_;
   E4m3ToBf16Constants constants_;

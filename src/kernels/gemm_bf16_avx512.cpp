@@ -18,8 +18,6 @@
 namespace dsv32 {
 namespace {
 
-constexpr std::uintptr_t kRowStreamAhead = 8192;  // how far ahead of its codes a row conversion asks
-
 // A TilePrefetch's lines requested evenly over a loop of `iterations` (bursts measured slower).
 class SpreadPrefetch {
  public:
@@ -114,23 +112,7 @@ void e4m3_to_bf16_tables(const std::uint8_t* src, float scale, std::uint16_t* ds
 // A row with one scale per 128 codes: the constants are loaded once for the row (per call,
 // they cost as much as converting a block of 128).
 void e4m3_row_to_bf16_tables(const std::uint8_t* src, const float* scales, std::uint16_t* dst, std::size_t n) {
-  const E4m3ToBf16Constants constants;
-  constexpr auto kBlock = static_cast<std::size_t>(kFp8BlockSize);
-  for (std::size_t b = 0; b < n; b += kBlock) {
-    const std::size_t count = std::min(kBlock, n - b);
-    // The rows after this one (a tile's, a head's W_UK) into L2 a few KB ahead, as the decode
-    // GEMV reads its rows (an integer address: past the weights' end a pointer would be
-    // undefined behaviour; a prefetch there does not fault).
-    const std::uintptr_t ahead = reinterpret_cast<std::uintptr_t>(src + b) + kRowStreamAhead;
-    _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T1);
-    _mm_prefetch(reinterpret_cast<const char*>(ahead + 64), _MM_HINT_T1);
-    int k = 0;
-    if (table_scale(scales[b / kBlock], k)) {
-      e4m3_times_power_of_two(constants, src + b, k, dst + b, count);
-    } else {
-      e4m3_to_bf16(src + b, scales[b / kBlock], dst + b, count);
-    }
-  }
+  e4m3_row_part_to_bf16(E4m3ToBf16Constants{}, src, scales, dst, 0, n);
 }
 
 // 32 I4 values at a time: nibbles back into column order, q * scale in float32 (exact but for
