@@ -34,7 +34,6 @@ constexpr E4m3ByteTables make_e4m3_byte_tables() {
 }
 inline constexpr E4m3ByteTables kE4m3ByteTables = make_e4m3_byte_tables();
 
-
 // The tables in registers (loaded once per row or block by the callers).
 struct E4m3Tables {
   __m512i high0 = _mm512_load_si512(kE4m3ByteTables.high), high1 = _mm512_load_si512(kE4m3ByteTables.high + 64);

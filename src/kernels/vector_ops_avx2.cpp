@@ -182,7 +182,7 @@ void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* bl
                std::size_t n, float* out) {
   four_row_dots(n, x, out, [&](std::size_t r, std::size_t c, std::size_t m) {
     const std::uint8_t* chunk = rows + r * row_stride + c;
-    const float scale = block_scales[c / kI4GroupSize];
+    const float scale = block_scales[c / kFp8BlockSize];
     return m == 16 ? e4m3_lanes(chunk, scale) : e4m3_lanes(zero_padded(chunk, m).data(), scale);
   });
 }

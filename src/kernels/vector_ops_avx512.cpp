@@ -228,13 +228,13 @@ void dot4_e4m3_fixed(const std::uint8_t* rows, std::size_t row_stride, const flo
     if (small_scales) {
       for (; c + 16 <= n; c += 16) {
         if (c % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(row + c) + kPrefetchBytes, _MM_HINT_T0);
-        e4m3_step<Tokens, true>(row, block_scales[c / kI4GroupSize], x, x_stride, c, 0xFFFF, acc);
+        e4m3_step<Tokens, true>(row, block_scales[c / kFp8BlockSize], x, x_stride, c, 0xFFFF, acc);
       }
     } else {
-      for (; c + 16 <= n; c += 16) e4m3_step<Tokens, false>(row, block_scales[c / kI4GroupSize], x, x_stride, c, 0xFFFF, acc);
+      for (; c + 16 <= n; c += 16) e4m3_step<Tokens, false>(row, block_scales[c / kFp8BlockSize], x, x_stride, c, 0xFFFF, acc);
     }
     if (c < n) {
-      e4m3_step<Tokens, false, true>(row, block_scales[c / kI4GroupSize], x, x_stride, c, static_cast<__mmask16>((1u << (n - c)) - 1), acc);
+      e4m3_step<Tokens, false, true>(row, block_scales[c / kFp8BlockSize], x, x_stride, c, static_cast<__mmask16>((1u << (n - c)) - 1), acc);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[t]);

@@ -95,7 +95,7 @@ void dot4_e4m3(const std::uint8_t* rows, std::size_t row_stride, const float* bl
     const std::uint8_t* row = rows + r * row_stride;
     Lanes lanes{};
     for (std::size_t c = 0; c < n; c += kLanes) {
-      const float scale = block_scales[c / kI4GroupSize];
+      const float scale = block_scales[c / kFp8BlockSize];
       add_chunk(lanes, c, n, [&](std::size_t i) { return e4m3_to_f32(row[i]) * scale; }, e4m3_to_f32(0) * scale, x);
     }
     out[r] = lane_tree_sum(lanes);
