@@ -54,6 +54,32 @@ void decode_e4m3(benchmark::State& state, const VectorOps* ops) {
   state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// A decoded token's W_UK absorption, q̃ = W_UKᵀ · q_nope, on one thread: 64 MB of FP8 rows
+// of 512 columns (past the caches) through linear_transposed_accumulate, whose one-token path
+// dequantises in registers (axpy4_e4m3), against the rows written out as float32 first
+// (e4m3_to_f32, then axpy4: the path before, and still the one for several tokens).
+void absorb_fp8(benchmark::State& state, bool fused) {
+  constexpr std::int64_t kCols = 512, kRows = (64 << 20) / kCols;
+  const auto codes = random_codes(static_cast<std::size_t>(kRows * kCols), 5);
+  const std::vector<float> scales(static_cast<std::size_t>(kRows / 128 * (kCols / 128)), 0x1p-7f);
+  const Weight weight{DType::F8_E4M3, codes.data(), kRows, kCols, 0, scales.data(), kCols / 128, /*codes_nan_free=*/true};
+  const std::vector<float> x(kRows, 0.5f);
+  std::vector<float> y(kCols), scratch(4 * kCols);
+  const VectorOps& ops = best_vector_ops();
+  for (auto _ : state) {
+    if (fused) {
+      linear_transposed_accumulate(ops, scratch.data(), weight, {x.data(), 1, kRows}, {y.data(), 1, kCols});
+    } else {
+      for (std::int64_t r = 0; r < kRows; r += 4) {
+        for (std::int64_t i = 0; i < 4; ++i) weight.row_to_f32(r + i, scratch.data() + i * kCols, ops);
+        ops.axpy4(x.data() + r, scratch.data(), kCols, y.data(), kCols);
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(kRows * kCols), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // The bf16 mode's decode GEMV on coded rows, two rows per call, 4096 x 1024: FP8 (4 MB: L3;
 // counted as weight_bytes/s) or I4 (2 MB of codes and 128 KB of scales; counted as weights/s,
 // the conversion's cost next to e4m3's).
@@ -342,6 +368,8 @@ void register_all() {
       }
     }
   }
+  benchmark::RegisterBenchmark("AbsorbFp8_64MB/fused", absorb_fp8, true)->UseRealTime();
+  benchmark::RegisterBenchmark("AbsorbFp8_64MB/rows", absorb_fp8, false)->UseRealTime();
   benchmark::RegisterBenchmark("StreamTokenBytes/context0", stream_token_bytes, false)->UseRealTime();
   benchmark::RegisterBenchmark("StreamTokenBytes/context4K", stream_token_bytes, true)->UseRealTime();
   for (const std::int64_t tokens : {1, 2, 4}) {

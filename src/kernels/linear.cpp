@@ -560,6 +560,9 @@ void linear_serial(const VectorOps& ops, float* scratch, const Weight& weight, C
   linear_rows(ops, scratch, 4, weight, x, y, 0, weight.rows);
 }
 
+// How far ahead of its use linear_transposed_accumulate asks for a FP8 row.
+constexpr std::int64_t kTransposedAheadRows = 8;
+
 void linear_transposed_accumulate(const VectorOps& ops, float* scratch, const Weight& weight, ConstMatrixRef x,
                                   MatrixRef y) {
   // Four weight rows at a time through axpy4: y is loaded and stored once per four rows, and
@@ -567,6 +570,16 @@ void linear_transposed_accumulate(const VectorOps& ops, float* scratch, const We
   const auto cols = static_cast<std::size_t>(weight.cols);
   std::int64_t r = 0;
   for (; r + 4 <= weight.rows; r += 4) {
+    const std::int64_t row = weight.first_row + r;
+    if (x.rows == 1 && weight.dtype == DType::F8_E4M3 && row / kFp8BlockSize == (row + 3) / kFp8BlockSize) {
+      // One token: the rows dequantised in registers as they stream (nothing else reuses them).
+      if (r + kTransposedAheadRows + 4 <= weight.rows) {
+        const std::uint8_t* ahead = weight.data + static_cast<std::size_t>(row + kTransposedAheadRows) * cols;
+        for (std::size_t line = 0; line < 4 * cols; line += 64) __builtin_prefetch(ahead + line);
+      }
+      ops.axpy4_e4m3(x.data + r, weight.data + static_cast<std::size_t>(row) * cols, cols, weight.scales_of_row(row), y.data, cols);
+      continue;
+    }
     for (int i = 0; i < 4; ++i) weight.row_to_f32(r + i, scratch + i * weight.cols, ops);
     for (std::int64_t t = 0; t < x.rows; ++t) ops.axpy4(x.data + t * x.stride + r, scratch, cols, y.data + t * y.stride, cols);
   }

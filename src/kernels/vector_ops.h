@@ -53,6 +53,12 @@ struct VectorOps {
   // y += a[j] * x[j * x_stride] for j = 0..3 in that order: four axpy calls, bitwise, with y
   // loaded and stored once (attention's weighted sum of values).
   void (*axpy4)(const float* a, const float* x, std::size_t x_stride, float* y, std::size_t n);
+  // axpy4 over four FP8 rows of one 128-row scale block, dequantised in registers:
+  // y[c] += a[j] * (e4m3(rows[j * row_stride + c]) * block_scales[c / 128]) for j = 0..3, the
+  // bits of e4m3_to_f32 rows then axpy4 without writing the rows out (a decoded token's W_UK
+  // absorption: 8 MB a token at the bench preset, read as it streams).
+  void (*axpy4_e4m3)(const float* a, const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, float* y,
+                     std::size_t n);
   void (*bf16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);
   void (*f16_to_f32)(const std::uint16_t* src, float* dst, std::size_t n);
   void (*e4m3_to_f32)(const std::uint8_t* src, float scale, float* dst, std::size_t n);  // dst = value * scale

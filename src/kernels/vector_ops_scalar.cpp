@@ -129,6 +129,15 @@ void axpy4(const float* a, const float* x, std::size_t x_stride, float* y, std::
   for (std::size_t j = 0; j < 4; ++j) axpy(a[j], x + j * x_stride, y, n);
 }
 
+void axpy4_e4m3(const float* a, const std::uint8_t* rows, std::size_t row_stride, const float* block_scales, float* y,
+                std::size_t n) {
+  for (std::size_t j = 0; j < 4; ++j) {
+    for (std::size_t i = 0; i < n; ++i) {
+      y[i] = std::fma(a[j], e4m3_to_f32(rows[j * row_stride + i]) * block_scales[i / kFp8BlockSize], y[i]);
+    }
+  }
+}
+
 void bf16_row(const std::uint16_t* src, float* dst, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
 }
@@ -152,7 +161,7 @@ void silu_mul_fast(float* gate, const float* up, std::size_t n) {
 }  // namespace
 
 const VectorOps& scalar_vector_ops() {
-  static const VectorOps ops{"scalar", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, bf16_row, f16_row, e4m3_row, i4_row, silu_mul_fast};
+  static const VectorOps ops{"scalar", dot, dot_f64, dot4, dot4x4, dot4_e4m3, dot4_bf16, dot4_e4m3_tokens, axpy, axpy4, axpy4_e4m3, bf16_row, f16_row, e4m3_row, i4_row, silu_mul_fast};
   return ops;
 }
 

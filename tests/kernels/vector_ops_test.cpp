@@ -2,6 +2,7 @@
 // and the tails.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -94,6 +95,39 @@ TEST_P(VectorOpsTest, Axpy4MatchesFourAxpysBitwise) {
     ops.axpy4(a.data(), x.data(), n, fused.data(), n);
     for (std::size_t j = 0; j < 4; ++j) ops.axpy(a[j], x.data() + j * n, expected.data(), n);
     for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(fused[i], expected[i]) << ops.name << " n=" << n << " i=" << i;
+  }
+}
+
+// The FP8 rows dequantised in registers give axpy4's bits on the dequantised rows, on every
+// table, for any scale and for lengths with tails; the scalar table's too.
+TEST_P(VectorOpsTest, Axpy4E4m3MatchesAxpy4OnDequantisedRowsBitwise) {
+  const VectorOps& ops = *GetParam();
+  std::mt19937 rng(15);
+  for (const std::size_t n : {3, 16, 21, 200, 512}) {
+    for (const float base : {3.7e-4f, 0.013f, 5000.0f}) {
+      const std::size_t stride = n + 5, blocks = (n + 127) / 128;
+      std::vector<std::uint8_t> codes(4 * stride);
+      for (auto& code : codes) {
+        do code = static_cast<std::uint8_t>(rng()); while ((code & 0x7F) == 0x7F);
+      }
+      std::vector<float> scales(blocks);
+      for (auto& scale : scales) scale = base * std::uniform_real_distribution<float>(0.5f, 2.0f)(rng);
+      std::vector<float> rows(4 * n);
+      for (std::size_t r = 0; r < 4; ++r) {
+        for (std::size_t b = 0; b < blocks; ++b) {
+          const std::size_t count = std::min<std::size_t>(128, n - b * 128);
+          scalar_vector_ops().e4m3_to_f32(codes.data() + r * stride + b * 128, scales[b], rows.data() + r * n + b * 128, count);
+        }
+      }
+      const auto a = random_floats(4, 16);
+      auto fused = random_floats(n, 17);
+      auto expected = fused;
+      ops.axpy4_e4m3(a.data(), codes.data(), stride, scales.data(), fused.data(), n);
+      scalar_vector_ops().axpy4(a.data(), rows.data(), n, expected.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(std::bit_cast<std::uint32_t>(fused[i]), std::bit_cast<std::uint32_t>(expected[i])) << ops.name << " n=" << n << " i=" << i;
+      }
+    }
   }
 }
 
