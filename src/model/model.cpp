@@ -11,6 +11,9 @@ namespace dsv32 {
 namespace {
 
 constexpr float kNormEps = 1e-6f;  // the reference hard-codes it for every norm
+// The key table a call may leave allocated for the next (Workspace::release_key_rows_over): a
+// table of 64 MB serves prompts up to about 50K positions at DeepSeek-V3.2's widths.
+constexpr std::size_t kKeepKeyRowsBytes = std::size_t{64} << 20;
 
 std::vector<float> to_f32(const Weight& vector, const VectorOps& ops) {
   if (vector.data == nullptr) return {};
@@ -115,6 +118,7 @@ std::span<const float> Model::forward(std::span<const SequenceStep> steps, Forwa
     if (trace != nullptr) trace->hidden_states.emplace_back(h, h + rows * hidden);
   }
   for (const SequenceStep& step : steps) step.cache->set_length(step.cache->length() + static_cast<std::int64_t>(step.tokens.size()));
+  ws_.release_key_rows_over(kKeepKeyRowsBytes);
 
   // Final norm and head only for the rows whose logits are wanted.
   const PhaseTimer head_timer(profile_, Phase::Head);

@@ -1,6 +1,7 @@
 #pragma once
 // Activation buffers of a forward pass. They only ever grow, so a steady stream of steps of
 // similar size allocates nothing. Each starts on a cache line (util/aligned_vector.h).
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -59,6 +60,14 @@ struct Workspace {
   AlignedVector<std::int64_t> expert_offsets;                    // [experts + 1] into the grouped rows
   std::vector<LinearJob> linear_jobs;
   AlignedVector<float> head_in, logits;
+
+  // Frees the key table's rows once they hold more than keep_bytes. They scale with a call's
+  // context, not its rows (about 1.2 KB a position at DeepSeek-V3.2's widths: 160 MB after a
+  // 128K-token prompt), so one long prompt would otherwise pin them for the model's life;
+  // smaller tables stay for the next call, which then allocates nothing.
+  void release_key_rows_over(std::size_t keep_bytes) {
+    if (attention_key_rows.capacity() * sizeof(std::uint16_t) > keep_bytes) AlignedVector<std::uint16_t>().swap(attention_key_rows);
+  }
 };
 
 }  // namespace dsv32

@@ -18,6 +18,7 @@
 #include "model/make_model.h"
 #include "model/model.h"
 #include "model/weights.h"
+#include "model/workspace.h"
 #include "util/error.h"
 #include "util/publish_directory.h"
 
@@ -25,6 +26,22 @@ namespace dsv32 {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The key table's rows are kept for the next call while small and freed once past the limit
+// (one long prompt must not pin them); the other buffers are left as they are.
+TEST(Workspace, KeyRowsPastTheLimitAreFreedSmallerOnesKept) {
+  Workspace ws;
+  grow(ws.attention_key_rows, 1000);  // 2000 bytes
+  grow(ws.hidden, 5000);
+  ws.release_key_rows_over(4096);
+  EXPECT_GE(ws.attention_key_rows.capacity(), 1000u);
+  grow(ws.attention_key_rows, 5000);  // 10000 bytes
+  ws.release_key_rows_over(4096);
+  EXPECT_EQ(ws.attention_key_rows.capacity(), 0u);
+  EXPECT_GE(ws.hidden.capacity(), 5000u);
+  grow(ws.attention_key_rows, 300);  // usable again after the release
+  EXPECT_EQ(ws.attention_key_rows.size(), 300u);
+}
 
 fs::path tiny_model(const std::string& name, bool fp8, std::uint64_t seed, std::size_t shard_bytes = std::size_t{1} << 30) {
   // ctest runs test cases as parallel processes.
