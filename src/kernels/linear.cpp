@@ -565,8 +565,9 @@ constexpr std::int64_t kTransposedAheadRows = 8;
 
 void linear_transposed_accumulate(const VectorOps& ops, float* scratch, const Weight& weight, ConstMatrixRef x,
                                   MatrixRef y) {
-  // Four weight rows at a time through axpy4: y is loaded and stored once per four rows, and
-  // every y[t] still receives the rows in order (the same bits as one axpy per row).
+  // Four weight rows at a time through axpy4 (one token's FP8 rows: axpy4_e4m3, the same bits
+  // without the rows written out): y is loaded and stored once per four rows, and every y[t]
+  // still receives the rows in order (the same bits as one axpy per row).
   const auto cols = static_cast<std::size_t>(weight.cols);
   std::int64_t r = 0;
   for (; r + 4 <= weight.rows; r += 4) {

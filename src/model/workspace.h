@@ -1,6 +1,7 @@
 #pragma once
-// Activation buffers of a forward pass. They only ever grow, so a steady stream of steps of
-// similar size allocates nothing. Each starts on a cache line (util/aligned_vector.h).
+// Activation buffers of a forward pass. They grow and stay (the key table excepted, past a
+// size: release_key_rows_over), so a steady stream of steps of similar size allocates nothing.
+// Each starts on a cache line (util/aligned_vector.h).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -64,7 +65,8 @@ struct Workspace {
   // Frees the key table's rows once they hold more than keep_bytes. They scale with a call's
   // context, not its rows (about 1.2 KB a position at DeepSeek-V3.2's widths: 160 MB after a
   // 128K-token prompt), so one long prompt would otherwise pin them for the model's life;
-  // smaller tables stay for the next call, which then allocates nothing.
+  // smaller tables stay for the next call, which then allocates nothing. (Past the limit each
+  // chunk of a long prompt allocates its table again: small beside that chunk's attention.)
   void release_key_rows_over(std::size_t keep_bytes) {
     if (attention_key_rows.capacity() * sizeof(std::uint16_t) > keep_bytes) AlignedVector<std::uint16_t>().swap(attention_key_rows);
   }

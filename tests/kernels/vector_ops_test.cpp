@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
+#include "kernels/linear.h"
 #include "kernels/number_formats.h"
 #include "random_values.h"
 #include "kernels/vector_ops.h"
@@ -127,6 +129,37 @@ TEST_P(VectorOpsTest, Axpy4E4m3MatchesAxpy4OnDequantisedRowsBitwise) {
       for (std::size_t i = 0; i < n; ++i) {
         EXPECT_EQ(std::bit_cast<std::uint32_t>(fused[i]), std::bit_cast<std::uint32_t>(expected[i])) << ops.name << " n=" << n << " i=" << i;
       }
+    }
+  }
+}
+
+// linear_transposed_accumulate of one token (FP8 rows through axpy4_e4m3 where four rows share
+// a 128-row scale block, the rows path where they straddle one, a last partial group) gives the
+// bits of the rows dequantised one at a time and added in order, on slices that start mid-block.
+TEST_P(VectorOpsTest, TransposedAccumulateOfOneTokenMatchesRowByRowBitwise) {
+  const VectorOps& ops = *GetParam();
+  constexpr std::int64_t kRows = 384, kCols = 200, kScaleCols = (kCols + 127) / 128;
+  std::mt19937 rng(18);
+  std::vector<std::uint8_t> codes(kRows * kCols);
+  for (auto& code : codes) {
+    do code = static_cast<std::uint8_t>(rng()); while ((code & 0x7F) == 0x7F);
+  }
+  std::vector<float> scales(kRows / 128 * kScaleCols);
+  for (auto& scale : scales) scale = std::uniform_real_distribution<float>(0.001f, 2.0f)(rng);
+  const Weight full{DType::F8_E4M3, codes.data(), kRows, kCols, 0, scales.data(), kScaleCols};
+  for (const auto& [first, count] : {std::pair<std::int64_t, std::int64_t>{0, kRows}, {126, 130}, {5, 250}}) {
+    const Weight slice = full.row_slice(first, count);
+    const auto x = random_floats(static_cast<std::size_t>(count), 19);
+    auto fused = random_floats(kCols, 20);
+    auto expected = fused;
+    std::vector<float> scratch(4 * kCols), row(kCols);
+    linear_transposed_accumulate(ops, scratch.data(), slice, {x.data(), 1, count}, {fused.data(), 1, kCols});
+    for (std::int64_t r = 0; r < count; ++r) {
+      slice.row_to_f32(r, row.data(), scalar_vector_ops());
+      scalar_vector_ops().axpy(x[static_cast<std::size_t>(r)], row.data(), expected.data(), kCols);
+    }
+    for (std::int64_t i = 0; i < kCols; ++i) {
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(fused[i]), std::bit_cast<std::uint32_t>(expected[i])) << ops.name << " first " << first << " i=" << i;
     }
   }
 }
