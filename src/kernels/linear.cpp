@@ -571,9 +571,9 @@ void linear_transposed_accumulate(const VectorOps& ops, float* scratch, const We
   const auto cols = static_cast<std::size_t>(weight.cols);
   std::int64_t r = 0;
   for (; r + 4 <= weight.rows; r += 4) {
-    const std::int64_t row = weight.first_row + r;
-    if (x.rows == 1 && weight.dtype == DType::F8_E4M3 && row / kFp8BlockSize == (row + 3) / kFp8BlockSize) {
+    if (x.rows == 1 && weight.dtype == DType::F8_E4M3 && fused_rows_ok(weight, r)) {
       // One token: the rows dequantised in registers as they stream (nothing else reuses them).
+      const std::int64_t row = weight.first_row + r;
       if (r + kTransposedAheadRows + 4 <= weight.rows) {
         const std::uint8_t* ahead = weight.data + static_cast<std::size_t>(row + kTransposedAheadRows) * cols;
         for (std::size_t line = 0; line < 4 * cols; line += 64) __builtin_prefetch(ahead + line);

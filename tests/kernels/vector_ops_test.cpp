@@ -20,6 +20,15 @@ namespace {
 
 class VectorOpsTest : public ::testing::TestWithParam<const VectorOps*> {};
 
+// n random e4m3 codes, none of them NaN (0x7F, 0xFF), drawn from rng in turn.
+std::vector<std::uint8_t> finite_e4m3_codes(std::size_t n, std::mt19937& rng) {
+  std::vector<std::uint8_t> codes(n);
+  for (auto& code : codes) {
+    do code = static_cast<std::uint8_t>(rng()); while ((code & 0x7F) == 0x7F);
+  }
+  return codes;
+}
+
 // Every table sums in vector_ops.h's order, so each gives the scalar reference's bits (the
 // float32 forward pass is then the same on every CPU); the scalar sums are also checked against
 // the exact sum in double.
@@ -108,10 +117,7 @@ TEST_P(VectorOpsTest, Axpy4E4m3MatchesAxpy4OnDequantisedRowsBitwise) {
   for (const std::size_t n : {3, 16, 21, 200, 512}) {
     for (const float base : {3.7e-4f, 0.013f, 5000.0f}) {
       const std::size_t stride = n + 5, blocks = (n + 127) / 128;
-      std::vector<std::uint8_t> codes(4 * stride);
-      for (auto& code : codes) {
-        do code = static_cast<std::uint8_t>(rng()); while ((code & 0x7F) == 0x7F);
-      }
+      const std::vector<std::uint8_t> codes = finite_e4m3_codes(4 * stride, rng);
       std::vector<float> scales(blocks);
       for (auto& scale : scales) scale = base * std::uniform_real_distribution<float>(0.5f, 2.0f)(rng);
       std::vector<float> rows(4 * n);
@@ -140,10 +146,7 @@ TEST_P(VectorOpsTest, TransposedAccumulateOfOneTokenMatchesRowByRowBitwise) {
   const VectorOps& ops = *GetParam();
   constexpr std::int64_t kRows = 384, kCols = 200, kScaleCols = (kCols + 127) / 128;
   std::mt19937 rng(18);
-  std::vector<std::uint8_t> codes(kRows * kCols);
-  for (auto& code : codes) {
-    do code = static_cast<std::uint8_t>(rng()); while ((code & 0x7F) == 0x7F);
-  }
+  const std::vector<std::uint8_t> codes = finite_e4m3_codes(kRows * kCols, rng);
   std::vector<float> scales(kRows / 128 * kScaleCols);
   for (auto& scale : scales) scale = std::uniform_real_distribution<float>(0.001f, 2.0f)(rng);
   const Weight full{DType::F8_E4M3, codes.data(), kRows, kCols, 0, scales.data(), kScaleCols};
@@ -171,10 +174,7 @@ TEST_P(VectorOpsTest, FusedE4m3MatchesDequantisedRowsForAnyScale) {
   std::mt19937 rng(12);
   for (const float base : {3.7e-4f, 0.013f, 200.0f, 5000.0f}) {
     const std::size_t n = 1024;
-    std::vector<std::uint8_t> codes(4 * n);
-    for (auto& code : codes) {
-      do code = static_cast<std::uint8_t>(rng()); while ((code & 0x7F) == 0x7F);
-    }
+    const std::vector<std::uint8_t> codes = finite_e4m3_codes(4 * n, rng);
     std::vector<float> scales(n / 128);
     for (auto& scale : scales) scale = base * std::uniform_real_distribution<float>(0.5f, 2.0f)(rng);
     const auto x = random_floats(n, 13);
@@ -207,11 +207,8 @@ TEST_P(VectorOpsTest, FusedDot4MatchesDequantisedDot) {
   const VectorOps& ops = *GetParam();
   std::mt19937 rng(9);
   for (const std::size_t n : {8, 100, 128, 200, 1024, 1031}) {
-    std::vector<std::uint8_t> codes(4 * n);
+    const std::vector<std::uint8_t> codes = finite_e4m3_codes(4 * n, rng);
     std::vector<std::uint16_t> halves(4 * n);
-    for (auto& code : codes) {
-      do code = static_cast<std::uint8_t>(rng()); while ((code & 0x7F) == 0x7F);
-    }
     for (auto& half : halves) half = f32_to_bf16(std::normal_distribution<float>(0.0f, 1.0f)(rng));
     std::vector<float> scales((n + 127) / 128);
     for (std::size_t b = 0; b < scales.size(); ++b) scales[b] = std::ldexp(1.0f, static_cast<int>(b % 5) - 8);
