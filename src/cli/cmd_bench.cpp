@@ -180,10 +180,69 @@ struct Options {
   LargeProducts large_products = LargeProducts::Auto;
   NumaPlacement numa = NumaPlacement::Auto;
   std::int64_t prompt = 512, gen = 128, context = 0, concurrency = 1;
+  std::int64_t rounds = 1;
+  // A second decode configuration measured in turn with the first (-1: none).
+  std::int64_t baseline_context = -1, baseline_concurrency = -1;
   unsigned threads = 0;
   bool json = false;
   bool profile = false;
+
+  bool has_baseline() const { return baseline_context >= 0 || baseline_concurrency > 0; }
 };
+
+// C sequences decoded together, each with N tokens cached when a round starts.
+struct DecodeSet {
+  std::int64_t concurrency = 0, context = 0;
+  std::vector<std::unique_ptr<SequenceCache>> caches;
+  std::vector<std::int32_t> first_inputs;  // each sequence's input at a round's first step
+};
+
+// The set's caches: a prefill of up to the prompt (distinct per sequence), repeated up to N.
+DecodeSet fill_decode_set(Model& model, KvPool& pool, const std::vector<std::int32_t>& prompt, std::int64_t C, std::int64_t N,
+                          std::int32_t first_token) {
+  DecodeSet set{C, N, {}, std::vector<std::int32_t>(static_cast<std::size_t>(C), first_token)};
+  const std::int64_t real = std::min(N, static_cast<std::int64_t>(prompt.size()));
+  for (std::int64_t s = 0; s < C; ++s) {
+    set.caches.push_back(std::make_unique<SequenceCache>(pool));
+    if (N == 0) continue;
+    std::vector<std::int32_t> tokens(prompt.begin(), prompt.begin() + real);
+    tokens[0] = static_cast<std::int32_t>(2 + s);
+    const SequenceStep fill{.tokens = tokens, .cache = set.caches.back().get()};
+    set.first_inputs[static_cast<std::size_t>(s)] = argmax(model.forward(std::span(&fill, 1)));
+    if (N > real) repeat_context(model.kv_layout(), *set.caches.back(), real, N);
+  }
+  return set;
+}
+
+// One round: gen steps of the set from its N cached tokens (what an earlier round decoded past
+// them is written over); returns the seconds they took.
+double decode_round(Model& model, ComputeContext& ctx, DecodeSet& set, std::int64_t gen) {
+  const std::int64_t C = set.concurrency, vocab = model.config().vocab_size;
+  for (const auto& cache : set.caches) cache->set_length(set.context);
+  std::vector<std::int32_t> next = set.first_inputs;
+  std::vector<SequenceStep> steps(static_cast<std::size_t>(C));
+  const auto start = std::chrono::steady_clock::now();
+  for (std::int64_t i = 0; i < gen; ++i) {
+    for (std::int64_t s = 0; s < C; ++s) {
+      steps[static_cast<std::size_t>(s)] = SequenceStep{.tokens = std::span(&next[static_cast<std::size_t>(s)], 1), .cache = set.caches[static_cast<std::size_t>(s)].get()};
+    }
+    const auto logits = model.forward(steps);
+    // The sequences' tokens chosen on the model's threads, as the engine's scheduler draws them.
+    ctx.pool().parallel_for(static_cast<std::size_t>(C), [&](std::size_t begin, std::size_t end, unsigned) {
+      for (auto s = static_cast<std::int64_t>(begin); s < static_cast<std::int64_t>(end); ++s) {
+        const std::int32_t best = argmax(logits.subspan(static_cast<std::size_t>(s * vocab), static_cast<std::size_t>(vocab)));
+        next[static_cast<std::size_t>(s)] = distinct_input(best, s, i, vocab);
+      }
+    });
+  }
+  return seconds_since(start);
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n == 0 ? 0.0 : n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
 
 // What the NUMA placement did (util/numa.h).
 std::string numa_report(const ComputeContext& ctx, const PagePlacement& placement) {
@@ -211,12 +270,15 @@ nlohmann::json run_bench(const Options& options) {
 
   const ModelConfig& config = model.config();
   const std::int64_t C = options.concurrency, N = options.context;
-  if (std::max(options.prompt, N) + options.gen > config.max_position_embeddings) {
-    fail("--prompt/--context + --gen exceed the model's {} positions", config.max_position_embeddings);
+  const std::int64_t baseline_C = options.baseline_concurrency > 0 ? options.baseline_concurrency : C;
+  const std::int64_t baseline_N = options.baseline_context >= 0 ? options.baseline_context : N;
+  if (std::max({options.prompt, N, baseline_N}) + options.gen > config.max_position_embeddings) {
+    fail("--prompt/--context/--baseline-context + --gen exceed the model's {} positions", config.max_position_embeddings);
   }
   const KvLayout layout = model.kv_layout();
   const auto blocks_for = [&](std::int64_t tokens) { return (tokens + layout.block_tokens - 1) / layout.block_tokens; };
-  KvPool pool(layout, blocks_for(options.prompt) + C * blocks_for(N + options.gen + 1));
+  const std::int64_t baseline_blocks = options.has_baseline() ? baseline_C * blocks_for(baseline_N + options.gen + 1) : 0;
+  KvPool pool(layout, blocks_for(options.prompt) + C * blocks_for(N + options.gen + 1) + baseline_blocks);
   std::vector<std::int32_t> prompt(static_cast<std::size_t>(options.prompt));
   for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<std::int32_t>(2 + (i * 7919) % static_cast<std::size_t>(config.vocab_size - 2));
 
@@ -229,22 +291,11 @@ nlohmann::json run_bench(const Options& options) {
   std::int32_t first_token = argmax(model.forward(std::span(&prefill, 1)));
   const double prefill_s = seconds_since(start);
   model.set_profile(nullptr);
-
-  // Each decoding sequence starts from N cached tokens: a prefill of up to the prompt (distinct
-  // per sequence), repeated up to N.
-  std::vector<std::unique_ptr<SequenceCache>> caches;
-  std::vector<std::int32_t> next(static_cast<std::size_t>(C), first_token);
-  const std::int64_t real = std::min(N, options.prompt);
-  for (std::int64_t s = 0; s < C; ++s) {
-    caches.push_back(std::make_unique<SequenceCache>(pool));
-    if (N == 0) continue;
-    std::vector<std::int32_t> tokens(prompt.begin(), prompt.begin() + real);
-    tokens[0] = static_cast<std::int32_t>(2 + s);
-    const SequenceStep fill{.tokens = tokens, .cache = caches.back().get()};
-    next[static_cast<std::size_t>(s)] = argmax(model.forward(std::span(&fill, 1)));
-    if (N > real) repeat_context(layout, *caches.back(), real, N);
-  }
   prefill_cache.reset();
+
+  DecodeSet measured = fill_decode_set(model, pool, prompt, C, N, first_token);
+  DecodeSet baseline = options.has_baseline() ? fill_decode_set(model, pool, prompt, baseline_C, baseline_N, first_token) : DecodeSet{};
+  const std::int64_t real = std::min(N, options.prompt);
 
   // The machine's bandwidth drifts over minutes on shared hosts (33-52 GB/s seen on one), so it
   // is probed right before and right after the decode, and the higher figure is the limit. The
@@ -257,26 +308,27 @@ nlohmann::json run_bench(const Options& options) {
     if (!reset_peak_rss()) fail("bench: the peak RSS could be reset once, then not again");
   }
 
-  std::vector<SequenceStep> steps(static_cast<std::size_t>(C));
+  // Rounds of the measured set, each beside a round of the baseline where there is one, in
+  // turns A B, B A, ...: the speed of a shared host drifts by tens of percent over minutes, and
+  // rounds side by side see the same drift, so their ratio holds where single runs do not.
   PhaseProfile profile;
-  if (options.profile) model.set_profile(&profile);
-  start = std::chrono::steady_clock::now();
-  for (std::int64_t i = 0; i < options.gen; ++i) {
-    for (std::int64_t s = 0; s < C; ++s) {
-      steps[static_cast<std::size_t>(s)] = SequenceStep{.tokens = std::span(&next[static_cast<std::size_t>(s)], 1), .cache = caches[static_cast<std::size_t>(s)].get()};
-    }
-    const auto logits = model.forward(steps);
-    // The sequences' tokens chosen on the model's threads, as the engine's scheduler draws them.
-    ctx.pool().parallel_for(static_cast<std::size_t>(C), [&](std::size_t begin, std::size_t end, unsigned) {
-      for (auto s = static_cast<std::int64_t>(begin); s < static_cast<std::int64_t>(end); ++s) {
-        const std::int32_t best = argmax(logits.subspan(static_cast<std::size_t>(s * config.vocab_size), static_cast<std::size_t>(config.vocab_size)));
-        next[static_cast<std::size_t>(s)] = distinct_input(best, s, i, config.vocab_size);
-      }
-    });
+  std::vector<double> measured_tok_s, baseline_tok_s, ratios;
+  const auto tok_s = [&](const DecodeSet& set, double seconds) {
+    return options.gen > 0 ? static_cast<double>(set.concurrency * options.gen) / seconds : 0.0;
+  };
+  double decode_s = 0.0;
+  for (std::int64_t round = 0; round < options.rounds; ++round) {
+    const bool baseline_first = options.has_baseline() && round % 2 == 0;
+    if (baseline_first) baseline_tok_s.push_back(tok_s(baseline, decode_round(model, ctx, baseline, options.gen)));
+    if (options.profile) model.set_profile(&profile);
+    const double seconds = decode_round(model, ctx, measured, options.gen);
+    model.set_profile(nullptr);
+    decode_s += seconds;
+    measured_tok_s.push_back(tok_s(measured, seconds));
+    if (options.has_baseline() && !baseline_first) baseline_tok_s.push_back(tok_s(baseline, decode_round(model, ctx, baseline, options.gen)));
+    if (options.has_baseline() && baseline_tok_s.back() > 0.0) ratios.push_back(measured_tok_s.back() / baseline_tok_s.back());
   }
-  const double decode_s = seconds_since(start);
-  model.set_profile(nullptr);
-  const double decode_tok_s = options.gen > 0 ? static_cast<double>(C * options.gen) / decode_s : 0.0;
+  const double decode_tok_s = median(measured_tok_s);
 
   // Per decoded token: the step's weights shared by the C sequences, plus its own cache reads
   // (at the context in the middle of the timed tokens).
@@ -318,7 +370,22 @@ nlohmann::json run_bench(const Options& options) {
       {"kv_cache_bytes_per_token", layout.bytes_per_token()},
   };
   if (options.profile) result["prefill_ms"] = step_profile(prefill_profile, prefill_s, 1);
-  if (options.profile && options.gen > 0) result["decode_ms_per_step"] = step_profile(profile, decode_s, options.gen);
+  if (options.profile && options.gen > 0) result["decode_ms_per_step"] = step_profile(profile, decode_s, options.gen * options.rounds);
+  result["rounds"] = options.rounds;
+  result["decode_rounds_tok_s"] = measured_tok_s;
+  if (options.has_baseline()) {
+    result["baseline"] = {
+        {"context_tokens", baseline_N},
+        {"concurrency", baseline_C},
+        {"decode_tok_s", median(baseline_tok_s)},
+        {"decode_rounds_tok_s", baseline_tok_s},
+        {"bytes_per_token", weight_bytes_per_step(model, baseline_C, baseline_N + options.gen / 2) / static_cast<double>(baseline_C) +
+                                cache_bytes_per_token(model, baseline_N + options.gen / 2)},
+    };
+    // Of the measured decode's speed to the baseline's, round by round: the median.
+    result["decode_ratio_to_baseline"] = median(ratios);
+    result["decode_ratio_rounds"] = ratios;
+  }
   return result;
 }
 
@@ -333,6 +400,15 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--context", options->context, "tokens already in each sequence's cache when decoding starts")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--concurrency", options->concurrency, "sequences decoded together in one batch")->check(CLI::PositiveNumber);
+  cmd->add_option("--rounds", options->rounds,
+                  "decode rounds of --gen tokens each, every one from the same --context (the figures are their medians)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--baseline-context", options->baseline_context,
+                  "also decode with this many tokens in context, in turns with the measured rounds, and report the speed ratio")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--baseline-concurrency", options->baseline_concurrency,
+                  "also decode this many sequences together, in turns with the measured rounds, and report the speed ratio")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
   add_precision_option(cmd, options->precision);
   add_indexer_products_option(cmd, options->indexer_products);
