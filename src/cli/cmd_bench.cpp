@@ -275,10 +275,13 @@ nlohmann::json run_bench(const Options& options) {
   if (std::max({options.prompt, N, baseline_N}) + options.gen > config.max_position_embeddings) {
     fail("--prompt/--context/--baseline-context + --gen exceed the model's {} positions", config.max_position_embeddings);
   }
+  if (options.has_baseline() && options.gen == 0) fail("a baseline is compared by decode speed: --gen must be at least 1");
   const KvLayout layout = model.kv_layout();
   const auto blocks_for = [&](std::int64_t tokens) { return (tokens + layout.block_tokens - 1) / layout.block_tokens; };
-  const std::int64_t baseline_blocks = options.has_baseline() ? baseline_C * blocks_for(baseline_N + options.gen + 1) : 0;
-  KvPool pool(layout, blocks_for(options.prompt) + C * blocks_for(N + options.gen + 1) + baseline_blocks);
+  // The prompt's blocks are free again before the decoding sets take theirs; the sets hold
+  // just their rounds' positions (a round that did not start over from N would run out).
+  const std::int64_t baseline_blocks = options.has_baseline() ? baseline_C * blocks_for(baseline_N + options.gen) : 0;
+  KvPool pool(layout, std::max(blocks_for(options.prompt), C * blocks_for(N + options.gen) + baseline_blocks));
   std::vector<std::int32_t> prompt(static_cast<std::size_t>(options.prompt));
   for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<std::int32_t>(2 + (i * 7919) % static_cast<std::size_t>(config.vocab_size - 2));
 
@@ -308,9 +311,10 @@ nlohmann::json run_bench(const Options& options) {
     if (!reset_peak_rss()) fail("bench: the peak RSS could be reset once, then not again");
   }
 
-  // Rounds of the measured set, each beside a round of the baseline where there is one, in
-  // turns A B, B A, ...: the speed of a shared host drifts by tens of percent over minutes, and
-  // rounds side by side see the same drift, so their ratio holds where single runs do not.
+  // Rounds of the measured set (A), each beside a round of the baseline (B) where there is one,
+  // in turns A B, B A, ... (an even count of rounds puts each first as often): the speed of a
+  // shared host drifts by tens of percent over minutes, and rounds side by side see the same
+  // drift, so their ratio holds where single runs do not.
   PhaseProfile profile;
   std::vector<double> measured_tok_s, baseline_tok_s, ratios;
   const auto tok_s = [&](const DecodeSet& set, double seconds) {
@@ -318,7 +322,7 @@ nlohmann::json run_bench(const Options& options) {
   };
   double decode_s = 0.0;
   for (std::int64_t round = 0; round < options.rounds; ++round) {
-    const bool baseline_first = options.has_baseline() && round % 2 == 0;
+    const bool baseline_first = options.has_baseline() && round % 2 == 1;
     if (baseline_first) baseline_tok_s.push_back(tok_s(baseline, decode_round(model, ctx, baseline, options.gen)));
     if (options.profile) model.set_profile(&profile);
     const double seconds = decode_round(model, ctx, measured, options.gen);
@@ -401,13 +405,16 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--concurrency", options->concurrency, "sequences decoded together in one batch")->check(CLI::PositiveNumber);
   cmd->add_option("--rounds", options->rounds,
-                  "decode rounds of --gen tokens each, every one from the same --context (the figures are their medians)")
+                  "decode rounds of --gen tokens each, every one from the same --context (decode_tok_s is their median, "
+                  "--profile's milliseconds their mean)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--baseline-context", options->baseline_context,
-                  "also decode with this many tokens in context, in turns with the measured rounds, and report the speed ratio")
+                  "also decode with this many tokens in context, a round beside each measured one, and report the median "
+                  "of the rounds' ratios of aggregate decode tok/s (peak RSS then covers both)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--baseline-concurrency", options->baseline_concurrency,
-                  "also decode this many sequences together, in turns with the measured rounds, and report the speed ratio")
+                  "also decode this many sequences together, a round beside each measured one, and report the median of "
+                  "the rounds' ratios of aggregate decode tok/s (peak RSS then covers both)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", options->threads, "threads (0: all cores)");
   add_precision_option(cmd, options->precision);

@@ -130,32 +130,34 @@ TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
             step["forward"].get<double>());
 
   // --rounds beside a baseline: each round's speeds, their ratio round by round, the medians.
+  // Every round starts over from the 60 cached tokens: the cache holds a single block of 64
+  // positions for them (60 + 3 decoded), which a second round going on from 63 would overflow.
   ASSERT_EQ(run("bench --model " + (dir / "m").string() +
-                    " --prompt 24 --gen 3 --context 40 --rounds 3 --baseline-context 0 --baseline-concurrency 2 --json",
+                    " --prompt 24 --gen 3 --context 60 --rounds 4 --baseline-context 0 --baseline-concurrency 2 --json",
                 dir / "rounds.txt"),
             0)
       << read_file(dir / "rounds.txt");
   const auto rounds = nlohmann::json::parse(read_file(dir / "rounds.txt"));
-  EXPECT_EQ(rounds["rounds"], 3);
+  EXPECT_EQ(rounds["rounds"], 4);
   const auto measured = rounds["decode_rounds_tok_s"].get<std::vector<double>>();
   const auto baseline = rounds["baseline"]["decode_rounds_tok_s"].get<std::vector<double>>();
   const auto ratios = rounds["decode_ratio_rounds"].get<std::vector<double>>();
-  ASSERT_EQ(measured.size(), 3u);
-  ASSERT_EQ(baseline.size(), 3u);
-  ASSERT_EQ(ratios.size(), 3u);
-  for (std::size_t i = 0; i < 3; ++i) {
+  ASSERT_EQ(measured.size(), 4u);
+  ASSERT_EQ(baseline.size(), 4u);
+  ASSERT_EQ(ratios.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
     EXPECT_GT(measured[i], 0.0);
     EXPECT_GT(baseline[i], 0.0);
     EXPECT_DOUBLE_EQ(ratios[i], measured[i] / baseline[i]) << i;
   }
-  const auto middle = [](std::vector<double> values) {
+  const auto middle = [](std::vector<double> values) {  // of an even count: the mean of the middle two
     std::sort(values.begin(), values.end());
-    return values[1];
+    return (values[1] + values[2]) / 2.0;
   };
   EXPECT_DOUBLE_EQ(rounds["decode_tok_s"].get<double>(), middle(measured));
   EXPECT_DOUBLE_EQ(rounds["baseline"]["decode_tok_s"].get<double>(), middle(baseline));
   EXPECT_DOUBLE_EQ(rounds["decode_ratio_to_baseline"].get<double>(), middle(ratios));
-  EXPECT_EQ(rounds["context_tokens"], 40);
+  EXPECT_EQ(rounds["context_tokens"], 60);
   EXPECT_EQ(rounds["baseline"]["context_tokens"], 0);
   EXPECT_EQ(rounds["baseline"]["concurrency"], 2);
   EXPECT_GT(rounds["baseline"]["bytes_per_token"].get<double>(), 0.0);
@@ -164,6 +166,9 @@ TEST(CliModel, MakeModelWritesTheRealLayoutWithTokenizer) {
   EXPECT_EQ(bench["decode_rounds_tok_s"].size(), 1u);
   EXPECT_NE(run("bench --model " + (dir / "m").string() + " --rounds 0 --json", dir / "zero.txt"), 0);
   EXPECT_NE(read_file(dir / "zero.txt").find("--rounds"), std::string::npos) << read_file(dir / "zero.txt");
+  // A baseline is compared by decode speed, so it needs decoded tokens.
+  EXPECT_NE(run("bench --model " + (dir / "m").string() + " --prompt 8 --gen 0 --baseline-context 0 --json", dir / "nogen.txt"), 0);
+  EXPECT_NE(read_file(dir / "nogen.txt").find("--gen must be at least 1"), std::string::npos) << read_file(dir / "nogen.txt");
 }
 
 }  // namespace
