@@ -17,6 +17,7 @@
 #include "kernels/index_scores_int8.h"
 #include "kernels/linear.h"
 #include "kernels/number_formats.h"
+#include "kernels/stream_read.h"
 #include "kernels/top_k.h"
 #include "kernels/vector_ops.h"
 #include "util/aligned_vector.h"
@@ -176,16 +177,7 @@ void stream_token_bytes(benchmark::State& state, bool with_4k_extra) {
   std::vector<std::uint64_t> sums(64);
   const auto read = [&](const std::uint64_t* words, std::size_t count) {
     ctx.pool().parallel_for(count / 8192, [&](std::size_t begin, std::size_t end, unsigned thread) {
-      __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;  // four chains, as the bench's own probe
-      for (std::size_t i = begin * 8192; i < end * 8192; i += 16) {
-        a = _mm256_add_epi64(a, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i)));
-        b = _mm256_add_epi64(b, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 4)));
-        c = _mm256_add_epi64(c, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 8)));
-        d = _mm256_add_epi64(d, _mm256_load_si256(reinterpret_cast<const __m256i*>(words + i + 12)));
-      }
-      const __m256i sum = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
-      sums[thread * 8] += static_cast<std::uint64_t>(_mm256_extract_epi64(sum, 0) + _mm256_extract_epi64(sum, 1) + _mm256_extract_epi64(sum, 2) +
-                                                      _mm256_extract_epi64(sum, 3));
+      sums[thread * 8] += stream_read_sum(words + begin * 8192, (end - begin) * 8192);  // as the bench's own probe reads
     });
   };
   for (auto _ : state) {

@@ -20,6 +20,7 @@
 #include "kernels/index_scores_int8.h"
 #include "engine/sampler.h"
 #include "kernels/linear.h"
+#include "kernels/stream_read.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -85,7 +86,8 @@ std::int32_t distinct_input(std::int32_t best, std::int64_t s, std::int64_t i, s
 }
 
 // STREAM-like read bandwidth with the engine's own threads: each sums its part of a buffer far
-// larger than the caches (decode only reads weights, so reading is the figure that bounds it).
+// larger than the caches (decode only reads weights, so reading is the figure that bounds it),
+// reading as the kernels read (kernels/stream_read.h).
 double read_bandwidth_gb_s(ThreadPool& pool) {
   constexpr std::size_t kBytes = std::size_t{1} << 29;
   const std::size_t words = kBytes / sizeof(std::uint64_t);
@@ -95,16 +97,7 @@ double read_bandwidth_gb_s(ThreadPool& pool) {
   for (int rep = 0; rep < 4; ++rep) {
     const auto start = std::chrono::steady_clock::now();
     pool.parallel_for(words, [&](std::size_t begin, std::size_t end, unsigned thread) {
-      std::uint64_t a = 0, b = 0, c = 0, d = 0;
-      std::size_t i = begin;
-      for (; i + 4 <= end; i += 4) {
-        a += buffer[i];
-        b += buffer[i + 1];
-        c += buffer[i + 2];
-        d += buffer[i + 3];
-      }
-      for (; i < end; ++i) a += buffer[i];
-      sums[thread * 8] += a + b + c + d;
+      sums[thread * 8] += stream_read_sum(buffer.data() + begin, end - begin);
     }, 4096);
     best_s = std::min(best_s, seconds_since(start));
   }
