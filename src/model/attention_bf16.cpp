@@ -146,14 +146,18 @@ bool Model::attention_core_bf16(std::int64_t layer, std::span<const TokenRow> ro
   if (T == 0) return true;
   const auto selected = [&](std::int64_t t) { return c.has_indexer && ws_.selection_count[static_cast<std::size_t>(t)] >= 0; };
 
-  // Each query row as one vector: absorbed latent query, then its rope part.
+  // Each query row as one vector: absorbed latent query, then its rope part; rows split across
+  // the threads (a 512-token prompt copies 19 MB a layer: 27-31 -> 16-17 ms a prefill, 3
+  // alternated runs).
   float* queries = grow(ws_.attention_queries, T * H * K);
-  for (std::int64_t t = 0; t < T; ++t) {
-    for (std::int64_t h = 0; h < H; ++h) {
-      std::copy_n(q_absorbed + (t * H + h) * C, C, queries + (t * H + h) * K);
-      std::copy_n(q + t * H * qk + h * qk + dn, dr, queries + (t * H + h) * K + C);
+  ctx_.pool().parallel_for(static_cast<std::size_t>(T), [&](std::size_t begin, std::size_t end, unsigned) {
+    for (auto t = static_cast<std::int64_t>(begin); t < static_cast<std::int64_t>(end); ++t) {
+      for (std::int64_t h = 0; h < H; ++h) {
+        std::copy_n(q_absorbed + (t * H + h) * C, C, queries + (t * H + h) * K);
+        std::copy_n(q + t * H * qk + h * qk + dn, dr, queries + (t * H + h) * K + C);
+      }
     }
-  }
+  });
 
   std::vector<AttentionWorkItem>& items = ws_.attention_items;
   items.clear();
