@@ -146,6 +146,14 @@ double cache_bytes_per_token(const Model& model, std::int64_t context) {
   return static_cast<double>(c.num_hidden_layers) * (static_cast<double>(attended) * latent + static_cast<double>(context + 1) * index_key);
 }
 
+// Bytes one decoded token reads while `sequences` sequences decode `gen` tokens each from
+// `context` cached tokens: the step's weights shared by the sequences, plus its own cache reads
+// (at the context in the middle of the decoded tokens).
+double bytes_per_decoded_token(const Model& model, std::int64_t sequences, std::int64_t context, std::int64_t gen) {
+  return weight_bytes_per_step(model, sequences, context + gen / 2) / static_cast<double>(sequences) +
+         cache_bytes_per_token(model, context + gen / 2);
+}
+
 // Fills positions [from, to) of `cache` with copies of positions [0, from): the entries are real
 // model outputs, and a decode step's cost depends on how many there are, not on their values
 // (prefilling 32K tokens would take far longer than the measurement).
@@ -335,9 +343,7 @@ nlohmann::json run_bench(const Options& options) {
   }
   const double decode_tok_s = median(measured_tok_s);
 
-  // Per decoded token: the step's weights shared by the C sequences, plus its own cache reads
-  // (at the context in the middle of the timed tokens).
-  const double bytes_per_token = weight_bytes_per_step(model, C, N + options.gen / 2) / static_cast<double>(C) + cache_bytes_per_token(model, N + options.gen / 2);
+  const double bytes_per_token = bytes_per_decoded_token(model, C, N, options.gen);
   peak_rss = std::max(peak_rss, peak_rss_bytes());  // before the second probe's buffer
   probes.push_back(read_bandwidth_gb_s(ctx.pool()));
   const double bandwidth_gb_s = *std::max_element(probes.begin(), probes.end());
@@ -385,8 +391,7 @@ nlohmann::json run_bench(const Options& options) {
         {"concurrency", baseline_C},
         {"decode_tok_s", median(baseline_tok_s)},
         {"decode_rounds_tok_s", baseline_tok_s},
-        {"bytes_per_token", weight_bytes_per_step(model, baseline_C, baseline_N + options.gen / 2) / static_cast<double>(baseline_C) +
-                                cache_bytes_per_token(model, baseline_N + options.gen / 2)},
+        {"bytes_per_token", bytes_per_decoded_token(model, baseline_C, baseline_N, options.gen)},
     };
     // Of the measured decode's speed to the baseline's, round by round: the median.
     result["decode_ratio_to_baseline"] = median(ratios);
