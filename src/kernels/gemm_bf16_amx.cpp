@@ -135,6 +135,19 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
   if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves, kGemmTileRows);
 }
 
+// The wide tile's results (registers 4 + 2a + h: weight half a, token half h) into out[r * 32 + t].
+template <int kTokenHalves>
+void store_wide_results(float* out) {
+  constexpr std::size_t kOutStride = kGemmTileTokens * sizeof(float);
+  float* lower_out = out + kWideHalfRows * kGemmTileTokens;
+  _tile_stored(4, out, kOutStride);
+  _tile_stored(6, lower_out, kOutStride);
+  if constexpr (kTokenHalves == 2) {
+    _tile_stored(5, out + 16, kOutStride);
+    _tile_stored(7, lower_out + 16, kOutStride);
+  }
+}
+
 // 32 weight rows as two 16-row tiles against one or two token halves: each token load serves
 // both weight tiles (the 8-row tile loads 1 KB of tokens per 512 bytes of weights and token
 // half). The wide configuration must be loaded; the results are stored to out.
@@ -166,14 +179,7 @@ void wide_tile_products(const std::uint16_t* w, std::size_t row_stride, const st
       _tile_dpbf16ps(7, 1, 3);
     }
   }
-  constexpr std::size_t kOutStride = kGemmTileTokens * sizeof(float);
-  float* lower_out = out + kWideHalfRows * kGemmTileTokens;
-  _tile_stored(4, out, kOutStride);
-  _tile_stored(6, lower_out, kOutStride);
-  if constexpr (kTokenHalves == 2) {
-    _tile_stored(5, out + 16, kOutStride);
-    _tile_stored(7, lower_out + 16, kOutStride);
-  }
+  store_wide_results<kTokenHalves>(out);
 }
 
 template <int kTokenHalves>
@@ -248,6 +254,172 @@ void amx_rows_wide_converting(const Weight& weight, std::int64_t row_begin, std:
   _tile_release();
 }
 
+// 64 codes of one row (one 128-column block's half, so one scale) as e4m3_row_to_bf16 gives
+// them. With a scale 2^k in table_scale's range, codes whose exponent field is not zero (all but
+// zeros and subnormals, a few in ten thousand of a checkpoint's) take four instructions per 32:
+// sign-extended to words and shifted, exponent and mantissa land in bf16's fields, the copied
+// sign is cleared, and adding (120 + k) << 7 rebiases the exponent and applies the scale, the
+// tables' very bits without their permutes. A group holding a zero, a subnormal or (where the
+// weight was not found free of them) a NaN code goes through the tables; other scales through
+// the float route.
+// The conversion of one 64-code group (e4m3x64_to_bf16) that needs a single scale: its exponent
+// k, or nothing where the scale takes the float route.
+struct GroupScale {
+  float scale;
+  bool table;
+  __m512i bias;  // (120 + k) << 7 in each word
+};
+inline GroupScale group_scale(float scale) {
+  int k = 0;
+  const bool table = table_scale(scale, k);
+  return {scale, table, _mm512_set1_epi16(static_cast<short>((120 + k) << 7))};
+}
+
+[[gnu::always_inline]] inline void e4m3x64_to_bf16(const E4m3ToBf16Constants& constants, const std::uint8_t* codes, const GroupScale& scale,
+                                                   bool check_nan, std::uint16_t* dst) {
+  if (!scale.table) {
+    e4m3_to_bf16(codes, scale.scale, dst, 64);
+    return;
+  }
+  const __m512i all = _mm512_loadu_si512(codes);
+  __mmask64 other = _mm512_testn_epi8_mask(all, _mm512_set1_epi8(0x78));  // exponent field zero
+  if (check_nan) other |= _mm512_cmpeq_epi8_mask(_mm512_and_si512(all, constants.magnitude_bits), constants.magnitude_bits);
+  if (other != 0) {
+    int k = 0;
+    table_scale(scale.scale, k);
+    e4m3_times_power_of_two(constants, codes, k, dst, 64);
+    return;
+  }
+  const __m512i fields = _mm512_set1_epi16(static_cast<short>(0x87F0));
+  for (int half = 0; half < 2; ++half) {
+    const __m512i words = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * half)));
+    _mm512_storeu_si512(dst + 32 * half, _mm512_add_epi16(_mm512_and_si512(_mm512_slli_epi16(words, 4), fields), scale.bias));
+  }
+}
+
+// Codes of each row converted at a time by the staged run: one line, two steps of products.
+constexpr std::size_t kStageCols = 64;
+constexpr std::size_t kStageBuffers = 3;  // the chunk multiplied, the next, and the one converting
+
+// Codes [col, col + kStageCols) of the 32 rows from full-tensor row `first` into out (row i at
+// out + i * kStageCols), each row's line of the next tile requested into L2. Everything the loop
+// reads is a local: its stores (may_alias vectors) would otherwise reload each field per row.
+[[gnu::always_inline]] inline void convert_stage(const E4m3ToBf16Constants& constants, const Weight& weight, std::int64_t first,
+                                                 std::size_t col, bool check_nan, std::uint16_t* out, std::int64_t row_begin, std::int64_t row_end) {
+  const std::size_t row_bytes = weight.row_bytes(), block = col / static_cast<std::size_t>(kFp8BlockSize);
+  const std::uint8_t* codes = weight.data + static_cast<std::size_t>(first + row_begin) * row_bytes + col;
+  // This chunk's share of the next tile (32 rows, contiguous), requested in address order:
+  // kStageCols bytes a row, each half of the rows' conversion requesting half of it.
+  const std::uintptr_t next_share = reinterpret_cast<std::uintptr_t>(weight.data) + static_cast<std::size_t>(first + kGemmWideRows) * row_bytes +
+                                    col / kStageCols * kGemmWideRows * kStageCols + static_cast<std::size_t>(row_begin) * kStageCols;
+  out += row_begin * static_cast<std::int64_t>(kStageCols);
+  const bool one_block = first / kFp8BlockSize == (first + kGemmWideRows - 1) / kFp8BlockSize;  // of scales
+  GroupScale scale = group_scale(weight.scales_of_row(first + row_begin)[block]);
+  for (std::int64_t i = row_begin; i < row_end; ++i, codes += row_bytes, out += kStageCols) {
+    // (an integer address: past the weights, a pointer there would be undefined behaviour)
+    _mm_prefetch(reinterpret_cast<const char*>(next_share + static_cast<std::size_t>(i - row_begin) * kStageCols), _MM_HINT_T1);
+    if (!one_block && i > row_begin) scale = group_scale(weight.scales_of_row(first + i)[block]);
+    e4m3x64_to_bf16(constants, codes, scale, check_nan, out);
+  }
+}
+
+// A run of wide tiles over FP8 rows whose columns are a multiple of kStageCols: each tile's rows
+// are converted kStageCols columns at a time (32 rows x 64 codes, 4 KB of bf16) into a few
+// buffers that stay in L1, two chunks ahead of the products that read them, the next tile's
+// rows requested meanwhile in address order. Converting a whole tile ahead into scratch (the
+// converting tiles) wrote 64 KB a tile through to L2 and read it back, and its table route
+// took four permutes per 64 codes. 16 tokens, 4 alternated runs (DecodeLinear, benchmarks/):
+// 1 MB in cache 10.0-13.0 -> 11.7-17.7 GB/s, 128 MB 8.2-13.6 -> 12.0-17.8; one thread, 256 KB
+// in L2, alternated calls: 1.6x (the rows' own line of the next tile requested instead, 8.8-17.4).
+template <int kTokenHalves>
+void amx_rows_wide_staged(const Weight& weight, std::int64_t row_begin, std::int64_t rows, const std::uint16_t* packed_block,
+                          std::size_t tokens, float* y, std::size_t y_stride) {
+  assert(rows % kGemmWideRows == 0 && rows > 0 && weight.cols % static_cast<std::int64_t>(kStageCols) == 0);
+  const std::size_t chunks_per_tile = static_cast<std::size_t>(weight.cols) / kStageCols;
+  const std::size_t chunks = static_cast<std::size_t>(rows / kGemmWideRows) * chunks_per_tile;
+  const bool check_nan = !weight.codes_nan_free;
+  const E4m3ToBf16Constants constants;
+  alignas(64) std::uint16_t stage[kStageBuffers][kGemmWideRows * kStageCols];
+  const auto convert = [&](std::size_t chunk, std::int64_t rows_begin, std::int64_t rows_end) {
+    const std::int64_t first = weight.first_row + row_begin + static_cast<std::int64_t>(chunk / chunks_per_tile) * kGemmWideRows;
+    convert_stage(constants, weight, first, chunk % chunks_per_tile * kStageCols, check_nan, stage[chunk % kStageBuffers], rows_begin, rows_end);
+  };
+  convert(0, 0, kGemmWideRows);
+  if (chunks > 1) convert(1, 0, kGemmWideRows);
+  amx_buffers_written();  // the first loads read what the conversions stored
+  const auto store_tile = avx512_gemm_bf16()->store_tile;  // the table this one extends
+  float tile[kGemmWideRows * kGemmTileTokens];
+  constexpr std::size_t kWidth = 16 * kTokenHalves, kPairBytes = kWidth * 2 * sizeof(std::uint16_t);
+  constexpr std::size_t kStageStride = kStageCols * sizeof(std::uint16_t);
+  constexpr std::size_t kLowerHalf = kWideHalfRows * kStageCols;
+  _tile_loadconfig(&kWideConfig);
+  for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
+    const std::size_t col_chunk = chunk % chunks_per_tile;
+    if (col_chunk == 0) {
+      _tile_zero(4);
+      _tile_zero(6);
+      if constexpr (kTokenHalves == 2) {
+        _tile_zero(5);
+        _tile_zero(7);
+      }
+    }
+    const std::uint16_t* w = stage[chunk % kStageBuffers];
+    const std::uint16_t* chunk_tokens = packed_block + 2 * col_chunk * kPairsPerStep * kWidth * 2;
+    constexpr std::size_t kOddCol = kPairsPerStep * 2, kOddTokens = kPairsPerStep * kWidth * 2;
+    // The conversion two chunks ahead goes in two halves, each after a step's products: 32 rows
+    // at once filled the reorder window, and the next products waited behind it.
+    const bool convert_ahead = chunk + 2 < chunks;
+    if constexpr (kTokenHalves == 1) {
+      // The odd step loads into other registers (tiles are not renamed: a load into a register
+      // waits for the products still reading it), so its loads overlap the even step's products.
+      _tile_loadd(2, chunk_tokens, kPairBytes);
+      _tile_loadd(0, w, kStageStride);
+      _tile_loadd(1, w + kLowerHalf, kStageStride);
+      _tile_dpbf16ps(4, 0, 2);
+      _tile_dpbf16ps(6, 1, 2);
+      if (convert_ahead) convert(chunk + 2, 0, kWideHalfRows);
+      _tile_loadd(3, chunk_tokens + kOddTokens, kPairBytes);
+      _tile_loadd(5, w + kOddCol, kStageStride);
+      _tile_loadd(7, w + kLowerHalf + kOddCol, kStageStride);
+      _tile_dpbf16ps(4, 5, 3);
+      _tile_dpbf16ps(6, 7, 3);
+      if (convert_ahead) convert(chunk + 2, kWideHalfRows, kGemmWideRows);
+    } else {
+      for (std::size_t odd = 0; odd < 2; ++odd) {
+        const std::uint16_t* step_tokens = chunk_tokens + odd * kOddTokens;
+        _tile_loadd(2, step_tokens, kPairBytes);
+        _tile_loadd(0, w + odd * kOddCol, kStageStride);
+        _tile_dpbf16ps(4, 0, 2);
+        _tile_loadd(1, w + kLowerHalf + odd * kOddCol, kStageStride);
+        _tile_dpbf16ps(6, 1, 2);
+        _tile_loadd(3, step_tokens + 32, kPairBytes);
+        _tile_dpbf16ps(5, 0, 3);
+        _tile_dpbf16ps(7, 1, 3);
+        if (convert_ahead) convert(chunk + 2, odd * kWideHalfRows, (odd + 1) * kWideHalfRows);
+      }
+    }
+    amx_buffers_written();  // the loads two chunks on read what the conversion stored
+    if (col_chunk + 1 == chunks_per_tile) {
+      store_wide_results<kTokenHalves>(tile);
+      amx_buffers_written();  // the stores into y read what the tile stores wrote
+      const std::int64_t r = row_begin + static_cast<std::int64_t>(chunk / chunks_per_tile) * kGemmWideRows;
+      store_tile(tile, kGemmWideRows, tokens, y + r, y_stride);
+    }
+  }
+  _tile_release();
+}
+
+// The converting run: staged where the columns allow it, tile by tile into scratch otherwise.
+template <int kTokenHalves>
+void amx_rows_converting(const Weight& weight, std::int64_t row_begin, std::int64_t rows, const std::uint16_t* packed_block,
+                         std::size_t tokens, std::uint16_t* scratch, float* y, std::size_t y_stride) {
+  if (weight.cols % static_cast<std::int64_t>(kStageCols) == 0) {
+    amx_rows_wide_staged<kTokenHalves>(weight, row_begin, rows, packed_block, tokens, y, y_stride);
+  } else {
+    amx_rows_wide_converting<kTokenHalves>(weight, row_begin, rows, packed_block, tokens, scratch, y, y_stride);
+  }
+}
+
 // The table's entries: a tile of 8 or 32 rows (kWide), plain or converting the next rows.
 template <int kTokenHalves, bool kWide>
 void amx_tile_any(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs, float* out,
@@ -284,8 +456,8 @@ GemmBf16Kernels with_amx_tiles(GemmBf16Kernels kernels) {
   kernels.tile_half_wide_converting = amx_tile_with_next<1, true>;
   kernels.rows_wide = amx_rows_wide<2>;
   kernels.rows_half_wide = amx_rows_wide<1>;
-  kernels.rows_wide_converting = amx_rows_wide_converting<2>;
-  kernels.rows_half_wide_converting = amx_rows_wide_converting<1>;
+  kernels.rows_wide_converting = amx_rows_converting<2>;
+  kernels.rows_half_wide_converting = amx_rows_converting<1>;
   return kernels;
 }
 
