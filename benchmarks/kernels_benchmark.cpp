@@ -6,7 +6,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-
 #include <random>
 #include <string>
 #include <utility>

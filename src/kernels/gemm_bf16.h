@@ -43,10 +43,12 @@ using GemmRowsBf16 = void (*)(const std::uint16_t* w, std::size_t row_stride, st
                               std::size_t col_pairs, std::size_t tokens, float* y, std::size_t y_stride);
 
 // Wide tiles over FP8 rows [row_begin, row_begin + rows) of weight (rows a multiple of
-// kGemmWideRows, at least two tiles) against one packed block of `tokens` tokens, converting
-// each tile's rows during the products of the tile before it (the first before any product),
-// into scratch (2 * kGemmWideRows * weight.cols values); results stored as store_tile does,
-// row r at y[t * y_stride + r]. The converting tiles' loop with one tile configuration.
+// kGemmWideRows, at least two tiles) against one packed block of `tokens` tokens, the rows
+// converted to bf16 as e4m3_row_to_bf16 converts them while the tiles multiply: on AMX 64
+// columns of the tile's rows at a time into buffers in L1 where the columns are a multiple of
+// 64, otherwise each tile's rows during the products of the tile before it into scratch
+// (2 * kGemmWideRows * weight.cols values). Results stored as store_tile does, row r at
+// y[t * y_stride + r]; one tile configuration for the run.
 using GemmRowsConvertingBf16 = void (*)(const Weight& weight, std::int64_t row_begin, std::int64_t rows, const std::uint16_t* packed_block,
                                         std::size_t tokens, std::uint16_t* scratch, float* y, std::size_t y_stride);
 

@@ -188,10 +188,9 @@ void converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, floa
 
 // One token block (a decode batch) against converted weights, in 8-row tiles (converting on a
 // table that has them: AMX). FP8 rows on a table with runs of converting wide tiles go 32 rows
-// a tile first, in one run (rows_wide_converting), their stored rows requested by the
-// conversion alone, a few KB ahead of the codes it reads; not for a range of a single wide tile, which would convert all 32 rows before any
-// product where the 8-row tiles convert only their first 8 (a thread's range is 32 rows at
-// 2048 rows and 16 threads).
+// a tile first, in one run (rows_wide_converting); not for a range of a single wide tile, which
+// the run's scratch route would convert whole before any product where the 8-row tiles convert
+// only their first 8 (a thread's range is 32 rows at 2048 rows and 16 threads).
 void gemm_rows_converting_tiles(const GemmBf16Kernels& kernels, const VectorOps& ops, float* row_f32, std::uint16_t* scratch,
                                 const Weight& weight, const std::uint16_t* packed, std::int64_t tokens, MatrixRef y,
                                 std::int64_t row_begin, std::int64_t row_end) {

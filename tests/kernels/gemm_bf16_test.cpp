@@ -160,14 +160,24 @@ TEST(GemmBf16Test, AmxWideRunMatchesTileByTile) {
 // Columns that are a multiple of 64 take the staged run (64 codes of each row at a time, codes
 // with a nonzero exponent field on a shift-and-add route); with `checkpoint_like` codes, as a
 // checkpoint's quantisation leaves them (nonzero exponents but for a few zeros and
-// subnormals, no NaN, the weight marked free of them), most groups take that route, the others
-// the tables. Random codes send nearly every group to the tables.
+// subnormals), most groups take that route, the others the tables or (a scale that is not a
+// power of two) the float route; the weight is marked free of NaN codes unless one is placed
+// (`nan_row`), then in a group of otherwise normal codes, which only the NaN check sends to the
+// tables. Random codes send nearly every group to the tables. A row block's scales are of one
+// size, so that no block's products vanish in another's sums: the first block's 2^-2..2^2 and
+// 0.3, the second's at an end of the shift route's range.
 TEST(GemmBf16Test, AmxConvertingRunMatchesTileByTile) {
   const GemmBf16Kernels* amx = amx_gemm_bf16();
   if (amx == nullptr) GTEST_SKIP() << "no AMX-BF16 on this CPU (or the kernel refused its tiles)";
   ASSERT_NE(amx->rows_wide_converting, nullptr);
   ASSERT_NE(amx->rows_half_wide_converting, nullptr);
-  for (const auto& [cols, checkpoint_like] : {std::pair<std::int64_t, bool>{24, false}, {300, false}, {1024, false}, {128, true}, {1024, true}}) {
+  struct Case {
+    std::int64_t cols;
+    bool checkpoint_like, nan_row;
+  };
+  for (const auto& [cols, checkpoint_like, nan_row] :
+       {Case{24, false, true}, Case{300, false, true}, Case{1024, false, true}, Case{128, true, false}, Case{192, true, false}, Case{1024, true, false},
+        Case{1024, true, true}}) {
     const std::int64_t full_rows = 200, blocks = (cols + 127) / 128;
     std::mt19937 rng(9);
     std::vector<std::uint8_t> codes(full_rows * cols);
@@ -177,17 +187,26 @@ TEST(GemmBf16Test, AmxConvertingRunMatchesTileByTile) {
       if (checkpoint_like && (code & 0x78) == 0) code |= 0x28;
     }
     if (checkpoint_like) {
-      for (const std::uint8_t odd : {0x00, 0x80, 0x01, 0x87}) codes[rng() % codes.size()] = odd;  // zeros and subnormals, both signs
-    } else {
-      codes[(3 + 32 + 40) * cols + cols / 2] = 0xFF;  // view row 72: a NaN row in a later tile
+      // zeros and subnormals, both signs, in the first rows of the views
+      for (const std::uint8_t odd : {0x00, 0x80, 0x01, 0x87}) codes[(3 + rng() % 60) * cols + rng() % cols] = odd;
+    }
+    const std::int64_t nan_at = (3 + 32 + 40) * cols + cols / 2;  // view row 72: a NaN row in a later tile
+    if (nan_row) {
+      if (checkpoint_like) {  // its group otherwise normal
+        for (std::int64_t c = nan_at / 64 * 64; c < nan_at / 64 * 64 + 64; ++c) codes[c] = (codes[c] & 0x78) == 0 ? 0x30 : codes[c];
+      }
+      codes[nan_at] = 0xFF;
     }
     std::vector<float> scales(((full_rows + 127) / 128) * blocks);
     for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = i % 2 == 0 ? std::ldexp(1.0f, static_cast<int>(i % 7) - 3) : 0.017f * static_cast<float>(i + 1);
-    if (checkpoint_like) {  // powers of two (the shift route's), the bottom of its range among them, and one other
-      for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = std::ldexp(1.0f, i % 3 == 0 ? -117 : i % 3 == 1 ? 100 : static_cast<int>(i % 5) - 2);
+    if (checkpoint_like) {
+      for (std::size_t i = 0; i < scales.size(); ++i) {
+        const bool second_block = i >= static_cast<std::size_t>(blocks);
+        scales[i] = std::ldexp(1.0f, second_block ? (cols == 1024 ? 100 : -117) : static_cast<int>(i % 5) - 2);
+      }
       scales[1] = 0.3f;
     }
-    const Weight full{DType::F8_E4M3, codes.data(), full_rows, cols, 0, scales.data(), blocks, /*codes_nan_free=*/checkpoint_like};
+    const Weight full{DType::F8_E4M3, codes.data(), full_rows, cols, 0, scales.data(), blocks, /*codes_nan_free=*/!nan_row};
     const auto pairs = static_cast<std::size_t>(cols / 2);
     const auto packed = random_bf16(kGemmTileTokens * cols, 10);
     const auto half_block = first_half_block(packed, pairs);
@@ -214,7 +233,7 @@ TEST(GemmBf16Test, AmxConvertingRunMatchesTileByTile) {
           for (std::size_t t = 0; t < tokens; ++t) {
             for (std::int64_t r = row_begin; r < row_begin + rows; ++r) finite += std::isfinite(expected[t * stride + static_cast<std::size_t>(r)]) ? 1 : 0;
           }
-          EXPECT_GE(finite, tokens * static_cast<std::size_t>(rows - (checkpoint_like ? 0 : 1)));
+          EXPECT_GE(finite, tokens * static_cast<std::size_t>(rows - (nan_row ? 1 : 0)));
           for (std::size_t i = 0; i < ours.size(); ++i) {  // bitwise: rows with NaN codes give NaNs
             ASSERT_EQ(std::bit_cast<std::uint32_t>(ours[i]), std::bit_cast<std::uint32_t>(expected[i]))
                 << "cols " << cols << " rows " << row_begin << "+" << rows << (half ? " half" : "") << " tokens " << tokens << " at " << i;
