@@ -33,10 +33,14 @@ constexpr std::size_t kSpan = 512;   // columns each lane sums in fp16 (16 produ
 constexpr std::size_t kBlock = static_cast<std::size_t>(kFp8BlockSize);
 constexpr int kMaxTokens = 8;        // accumulators of a single row
 constexpr int kMaxPairTokens = 6;    // of two rows
-// How far ahead of its codes a row asks for its stream into L2: 16 sequences, 5 alternated
-// rounds, feed-forward 32.8-33.7 ms a step at 4 KB against 33.3-34.8 at 8 KB (the vdpbf16ps
-// rows' distance), 35.6-37.7 at 2 KB; context 0 the same within the noise.
-constexpr std::size_t kPrefetchBytes = 4096;
+// How far ahead of its codes a row asks for its stream into L2. Measured where the rows come
+// from memory: 600 MB of 8192 x 1536 rows (the indexer's query projection; 100 MB, as the
+// kernel benchmarks', stays partly in this host's 300 MB L3 and reads faster than decode does),
+// one token, two threads, 3 alternated runs: 2 KB 16.5-17.6 GB/s, 4 KB 17.2-21.4, 8 KB
+// 19.2-20.3, 16 KB 19.9-24.0, 32 KB 18.7-19.0. bench, against 4 KB, alternated: context 0
+// 47.9/42.0/41.3 -> 50.9/44.7/41.6 tok/s; 16 sequences 276/287 -> 305/299 tok/s.
+// (4 KB had been chosen on 16 sequences' feed-forward alone, before the staged AMX run.)
+constexpr std::size_t kPrefetchBytes = 16384;
 // The packed activations, then the token's scaling exponent (an int32) in a 64-byte slot.
 constexpr std::size_t kShiftValues = 32;
 // The activations' largest finite magnitude (scales applied) is scaled to [2^6, 2^7).
