@@ -135,6 +135,36 @@ void amx_tile_converting(const std::uint16_t* w, std::size_t row_stride, const s
   if (steps * kPairsPerStep < col_pairs) add_tail(w, row_stride, packed_block, steps * kPairsPerStep, col_pairs, out, kTokenHalves, kGemmTileRows);
 }
 
+// Clears the wide tile's accumulators (registers 4 + 2a + h: weight half a, token half h).
+template <int kTokenHalves>
+void zero_wide_results() {
+  _tile_zero(4);
+  _tile_zero(6);
+  if constexpr (kTokenHalves == 2) {
+    _tile_zero(5);
+    _tile_zero(7);
+  }
+}
+
+// One step of a wide tile: the step's token pairs (packed kTokenHalves * 16 wide) into register
+// 2 (and 3), the weights' upper and lower 16 rows into 0 and 1 (stride_bytes apart), their
+// products added to the accumulators.
+template <int kTokenHalves>
+[[gnu::always_inline]] inline void wide_step(const std::uint16_t* tokens, const std::uint16_t* upper, const std::uint16_t* lower,
+                                             std::size_t stride_bytes) {
+  constexpr std::size_t kPairBytes = 16 * kTokenHalves * 2 * sizeof(std::uint16_t);
+  _tile_loadd(2, tokens, kPairBytes);
+  _tile_loadd(0, upper, stride_bytes);
+  _tile_dpbf16ps(4, 0, 2);
+  _tile_loadd(1, lower, stride_bytes);
+  _tile_dpbf16ps(6, 1, 2);
+  if constexpr (kTokenHalves == 2) {
+    _tile_loadd(3, tokens + 32, kPairBytes);
+    _tile_dpbf16ps(5, 0, 3);
+    _tile_dpbf16ps(7, 1, 3);
+  }
+}
+
 // The wide tile's results (registers 4 + 2a + h: weight half a, token half h) into out[r * 32 + t].
 template <int kTokenHalves>
 void store_wide_results(float* out) {
@@ -179,30 +209,15 @@ template <bool kOdd>
 template <int kTokenHalves>
 void wide_tile_products(const std::uint16_t* w, std::size_t row_stride, const std::uint16_t* packed_block, std::size_t col_pairs,
                         float* out, TilePrefetch prefetch, const NextRowsConverter* converter) {
-  _tile_zero(4);
-  _tile_zero(6);
-  if constexpr (kTokenHalves == 2) {
-    _tile_zero(5);
-    _tile_zero(7);
-  }
+  zero_wide_results<kTokenHalves>();
   const std::size_t steps = col_pairs / kPairsPerStep, stride_bytes = row_stride * sizeof(std::uint16_t);
   const std::uint16_t* lower = w + kWideHalfRows * row_stride;
   for (std::size_t step = 0; step < steps; ++step) {
     prefetch_share(prefetch, step, steps);
     if (converter != nullptr) converter->convert(converter->groups() * step / steps, converter->groups() * (step + 1) / steps);
     constexpr std::size_t kWidth = 16 * kTokenHalves;
-    constexpr std::size_t kPairBytes = kWidth * 2 * sizeof(std::uint16_t);
-    const std::uint16_t* tokens = packed_block + step * kPairsPerStep * kWidth * 2;
-    _tile_loadd(2, tokens, kPairBytes);
-    _tile_loadd(0, w + step * kPairsPerStep * 2, stride_bytes);
-    _tile_dpbf16ps(4, 0, 2);
-    _tile_loadd(1, lower + step * kPairsPerStep * 2, stride_bytes);
-    _tile_dpbf16ps(6, 1, 2);
-    if constexpr (kTokenHalves == 2) {
-      _tile_loadd(3, tokens + 32, kPairBytes);
-      _tile_dpbf16ps(5, 0, 3);
-      _tile_dpbf16ps(7, 1, 3);
-    }
+    wide_step<kTokenHalves>(packed_block + step * kPairsPerStep * kWidth * 2, w + step * kPairsPerStep * 2, lower + step * kPairsPerStep * 2,
+                            stride_bytes);
   }
   store_wide_results<kTokenHalves>(out);
 }
@@ -375,20 +390,13 @@ void amx_rows_wide_staged(const Weight& weight, std::int64_t row_begin, std::int
   amx_buffers_written();  // the first loads read what the conversions stored
   const auto store_tile = avx512_gemm_bf16()->store_tile;  // the table this one extends
   float tile[kGemmWideRows * kGemmTileTokens];
-  constexpr std::size_t kWidth = 16 * kTokenHalves, kPairBytes = kWidth * 2 * sizeof(std::uint16_t);
+  constexpr std::size_t kWidth = 16 * kTokenHalves;
   constexpr std::size_t kStageStride = kStageCols * sizeof(std::uint16_t);
   constexpr std::size_t kLowerHalf = kWideHalfRows * kStageCols;
   _tile_loadconfig(&kWideConfig);
   for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
     const std::size_t col_chunk = chunk % chunks_per_tile;
-    if (col_chunk == 0) {
-      _tile_zero(4);
-      _tile_zero(6);
-      if constexpr (kTokenHalves == 2) {
-        _tile_zero(5);
-        _tile_zero(7);
-      }
-    }
+    if (col_chunk == 0) zero_wide_results<kTokenHalves>();
     const std::uint16_t* w = stage[chunk % kStageBuffers];
     const std::uint16_t* chunk_tokens = packed_block + 2 * col_chunk * kPairsPerStep * kWidth * 2;
     constexpr std::size_t kOddCol = kPairsPerStep * 2, kOddTokens = kPairsPerStep * kWidth * 2;
@@ -402,15 +410,7 @@ void amx_rows_wide_staged(const Weight& weight, std::int64_t row_begin, std::int
       if (convert_ahead) convert(chunk + 2, kWideHalfRows, kGemmWideRows);
     } else {
       for (std::size_t odd = 0; odd < 2; ++odd) {
-        const std::uint16_t* step_tokens = chunk_tokens + odd * kOddTokens;
-        _tile_loadd(2, step_tokens, kPairBytes);
-        _tile_loadd(0, w + odd * kOddCol, kStageStride);
-        _tile_dpbf16ps(4, 0, 2);
-        _tile_loadd(1, w + kLowerHalf + odd * kOddCol, kStageStride);
-        _tile_dpbf16ps(6, 1, 2);
-        _tile_loadd(3, step_tokens + 32, kPairBytes);
-        _tile_dpbf16ps(5, 0, 3);
-        _tile_dpbf16ps(7, 1, 3);
+        wide_step<2>(chunk_tokens + odd * kOddTokens, w + odd * kOddCol, w + kLowerHalf + odd * kOddCol, kStageStride);
         if (convert_ahead) convert(chunk + 2, odd * kWideHalfRows, (odd + 1) * kWideHalfRows);
       }
     }
